@@ -1,0 +1,1 @@
+"""Posts, the moderation queue and the rules that feed it."""
