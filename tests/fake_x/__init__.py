@@ -1,0 +1,54 @@
+"""A faithful fake of the X API v2 filtered stream, and the recorded payloads it replays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from moderation.x_normalise import normalise_lookup_page
+
+# The `shared` folder sits beside the repository root (CI clones it there too).
+FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "x"
+STREAM_FILE = "streaming_output_with_error.jsonl"
+LOOKUP_FILES = (
+    "media_tweet.jsonl",
+    "mentions_tweet.jsonl",
+    "edited_before.jsonl",
+    "edited_after.jsonl",
+    "quoted_edit.jsonl",
+    "two_tweets.jsonl",
+)
+
+
+def fixture_lines(name: str) -> list[str]:
+    """The raw lines of one recorded file, the broken ones included."""
+    return (FIXTURES / name).read_text(encoding="utf-8").splitlines()
+
+
+def load_fixture(name: str) -> list[dict[str, Any]]:
+    """The complete JSON lines of one recorded file, without the recorder's `__twarc` key."""
+    objects = []
+    for line in fixture_lines(name):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the recording's last line was cut off by a broken connection
+        obj.pop("__twarc", None)
+        objects.append(obj)
+    return objects
+
+
+def recorded_stream_items() -> list[dict[str, Any]]:
+    """Every complete item recorded from the real filtered stream."""
+    return load_fixture(STREAM_FILE)
+
+
+def recorded_lookup_items(
+    name: str, matching_rules: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """One recorded lookup page turned into stream items."""
+    items: list[dict[str, Any]] = []
+    for page in load_fixture(name):
+        items.extend(normalise_lookup_page(page, matching_rules))
+    return items
