@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     """What a post is in relation to other posts."""
 
     ORIGINAL = "original"
@@ -17,7 +17,7 @@ class Kind(str, enum.Enum):
     ANNOUNCEMENT = "announcement"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Where a post stands in the moderation queue."""
 
     PENDING = "pending"

@@ -1,0 +1,36 @@
+# The entry points of the project: `make demo`, `make test`, `make bench`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo serve test lint pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/hashwall demo
+
+serve: install
+	$(BIN)/hashwall serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy server moderation wall_ui
+
+pytest: install
+	$(BIN)/python -m pytest
+
+test: lint pytest
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) hashwall-demo.sqlite3* test-output

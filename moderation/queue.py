@@ -1,0 +1,173 @@
+"""The queue's records and its state transitions, as pure functions of their input."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from moderation.exceptions import DecisionConflict, InvalidAction
+from moderation.post import Post, Status
+
+PUBLIC = "public"
+MODERATION = "moderation"
+CHANNELS = (PUBLIC, MODERATION)
+
+
+class Action(enum.StrEnum):
+    """A moderator's decision on one post."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    HIDE = "hide"
+
+    @classmethod
+    def parse(cls, value: str) -> Action:
+        """The action named `value`, or `InvalidAction` naming the ones that exist."""
+        try:
+            return cls(value)
+        except ValueError:
+            names = ", ".join(a.value for a in cls)
+            raise InvalidAction(f"expected one of {names}, got {value!r}") from None
+
+
+# The statuses each action may start from; anything else is a conflict.
+ALLOWED_FROM: dict[Action, frozenset[Status]] = {
+    Action.APPROVE: frozenset({Status.PENDING, Status.REJECTED, Status.HIDDEN}),
+    Action.REJECT: frozenset({Status.PENDING}),
+    Action.HIDE: frozenset({Status.APPROVED}),
+}
+RESULT: dict[Action, Status] = {
+    Action.APPROVE: Status.APPROVED,
+    Action.REJECT: Status.REJECTED,
+    Action.HIDE: Status.HIDDEN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the automatic rules decided for a post, and which rule decided it."""
+
+    status: Status
+    rule: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of an ordered event log."""
+
+    seq: int
+    type: str
+    data: dict[str, Any]
+
+    def message(self) -> dict[str, Any]:
+        """The wire form of the event (docs/protocol.md)."""
+        return {"type": self.type, "seq": self.seq, **self.data}
+
+
+@dataclass(slots=True)
+class QueueItem:
+    """A post and where it stands in the queue."""
+
+    post: Post
+    status: Status
+    rule: str | None = None
+    reason: str | None = None
+    decided_by: str | None = None
+    received_at: float = 0.0
+    updated_at: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form used on the moderator socket and the API."""
+        return {
+            "post": self.post.to_dict(),
+            "status": self.status.value,
+            "rule": self.rule,
+            "reason": self.reason,
+            "decided_by": self.decided_by,
+            "received_at": self.received_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of a decision that was applied."""
+
+    post_id: str
+    action: Action
+    before: Status
+    after: Status
+    moderator: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who decided what, when, and which rule was involved."""
+
+    at: float
+    actor: str
+    action: str
+    post_id: str
+    before: str | None
+    after: str
+    rule: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form of the entry."""
+        return {
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "post_id": self.post_id,
+            "before": self.before,
+            "after": self.after,
+            "rule": self.rule,
+        }
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a store must write, atomically, to apply one change."""
+
+    status: Status
+    public: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    moderation: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def plan_decision(
+    post_id: str,
+    current: Status,
+    action: Action,
+    moderator: str,
+    expected: Status | None = None,
+) -> Plan:
+    """The new status and events of a decision, or `DecisionConflict`."""
+    if expected is not None and current is not expected:
+        raise DecisionConflict(
+            f"post {post_id} is {current.value} now, not {expected.value}: "
+            "another decision came first"
+        )
+    if current not in ALLOWED_FROM[action]:
+        raise DecisionConflict(f"cannot {action.value} post {post_id}: it is {current.value}")
+    after = RESULT[action]
+    plan = Plan(status=after)
+    plan.moderation.append(
+        (
+            "queue.decided",
+            {"id": post_id, "status": after.value, "action": action.value, "moderator": moderator},
+        )
+    )
+    return plan
+
+
+def screen_events(post: Post, before: Status, after: Status) -> list[tuple[str, dict[str, Any]]]:
+    """The public events a status change makes: shown on approval, retracted on leaving it."""
+    if after is Status.APPROVED and before is not Status.APPROVED:
+        return [("post.shown", {"post": post.to_dict()})]
+    if before is Status.APPROVED and after is not Status.APPROVED:
+        return [("post.retracted", {"id": post.id})]
+    return []

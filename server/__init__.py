@@ -1,0 +1,1 @@
+"""The hashwall web app, ingesters and command line."""

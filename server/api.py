@@ -1,0 +1,109 @@
+"""HTTP endpoints: posts, decisions and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from moderation.exceptions import DecisionConflict, InvalidAction, UnknownPost
+from moderation.post import Status
+from moderation.queue import Action
+from server.auth import require_moderator
+from server.state import Wall
+
+
+def _wall(request: Request) -> Wall:
+    wall: Wall = request.app.state.wall
+    return wall
+
+
+def _status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        names = ", ".join(s.value for s in Status)
+        raise HTTPException(400, f"expected status to be one of {names}, got {value!r}") from None
+
+
+def _limit(value: str | None, default: int = 50, most: int = 500) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= most:
+        raise HTTPException(400, f"expected limit to be a whole number from 1 to {most}")
+    return int(value)
+
+
+async def list_posts(request: Request) -> JSONResponse:
+    """Posts by status; approved is public, other statuses need a moderator."""
+    wall = _wall(request)
+    status = _status(request.query_params.get("status", Status.APPROVED.value))
+    limit = _limit(request.query_params.get("limit"))
+    if status is Status.APPROVED:
+        seq, posts = await wall.store.snapshot(limit)
+        return JSONResponse({"seq": seq, "posts": [p.to_dict() for p in posts]})
+    require_moderator(request)
+    items = await wall.store.list_items(status, limit)
+    return JSONResponse({"items": [item.to_dict() for item in items]})
+
+
+async def apply_decision(
+    wall: Wall, post_id: Any, action: Any, moderator: str, expected: Any = None
+) -> dict[str, Any]:
+    """Apply one decision from any interface; raise a `ModerationError` when refused."""
+    if not isinstance(post_id, str) or not post_id:
+        raise InvalidAction(f"expected a post id, got {post_id!r}")
+    if not isinstance(action, str):
+        raise InvalidAction(f"expected an action name, got {action!r}")
+    parsed = Action.parse(action)
+    expected_status = None
+    if expected is not None:
+        try:
+            expected_status = Status(expected)
+        except ValueError:
+            raise InvalidAction(f"expected a status to compare with, got {expected!r}") from None
+    decision = await wall.store.decide(post_id, parsed, moderator, expected_status)
+    return {"id": decision.post_id, "action": parsed.value, "status": decision.after.value}
+
+
+async def decide(request: Request) -> JSONResponse:
+    """POST /api/posts/{id}/{action}: approve, reject or hide a post."""
+    moderator = require_moderator(request)
+    body: dict[str, Any] = {}
+    if await request.body():
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, "expected a JSON object or an empty body") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "expected a JSON object or an empty body")
+    try:
+        result = await apply_decision(
+            _wall(request), request.path_params["post_id"], request.path_params["action"],
+            moderator, body.get("expected"),
+        )
+    except InvalidAction as exc:
+        raise HTTPException(400, str(exc)) from None
+    except UnknownPost as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DecisionConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return JSONResponse(result)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The state of the store and of each source; 503 when something is failing."""
+    wall = _wall(request)
+    store = await wall.store.health()
+    sources = {source.name: source.health() for source in wall.sources}
+    ok = bool(store.get("ok")) and all(s.get("ok", True) for s in sources.values())
+    body = {
+        "ok": ok,
+        "store": store,
+        "sources": sources,
+        "clients": {"public": len(wall.public.clients), "moderation": len(wall.moderation.clients)},
+        "dropped_slow_clients": wall.public.dropped_total + wall.moderation.dropped_total,
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)

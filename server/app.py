@@ -1,0 +1,100 @@
+"""The Starlette app: `create_app(settings)` and the lifespan that owns every resource."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from moderation.queue import MODERATION, PUBLIC
+from moderation.store import Store, create_store
+from server import api, auth, pages, sockets
+from server.fanout import Hub
+from server.pipeline import Pipeline
+from server.settings import Settings
+from server.state import Source, Wall, rules_from
+
+logger = logging.getLogger(__name__)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def sources_for(settings: Settings, pipeline: Pipeline) -> list[Source]:
+    """The sources the settings ask for: a replay file, the X stream, or both."""
+    sources: list[Source] = []
+    if settings.replay_file is not None:
+        from server.replay import ReplaySource
+
+        sources.append(ReplaySource(settings.replay_file, pipeline.ingest, settings.replay_speed))
+    return sources
+
+
+def create_app(
+    settings: Settings,
+    *,
+    ingest: bool = True,
+    store: Store | None = None,
+    password: str | None = None,
+) -> Starlette:
+    """A hashwall web app; with `ingest` it also runs the sources inside the same process."""
+    secret_key = settings.secret_key or secrets.token_urlsafe(32)
+    moderator_password = password or settings.moderator_password or secrets.token_urlsafe(9)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opened = store or create_store(settings.store_url)
+        await opened.open()
+        public = Hub(opened, PUBLIC, settings.client_queue_size)
+        moderation = Hub(opened, MODERATION, settings.client_queue_size)
+        pipeline = Pipeline(opened, rules_from(settings), settings.retweet_policy)
+        wall = Wall(settings, opened, moderator_password, public, moderation, pipeline)
+        app.state.wall = wall
+        try:
+            await public.start()
+            await moderation.start()
+            if ingest:
+                wall.sources = sources_for(settings, pipeline)
+                for source in wall.sources:
+                    await source.start()
+            logger.info("hashwall is up; store %s", opened.url)
+            yield
+        finally:
+            for source in reversed(wall.sources):
+                await source.stop()
+            await moderation.stop()
+            await public.stop()
+            await opened.close()
+
+    routes = [
+        Route("/healthz", api.healthz),
+        Route("/api/posts", api.list_posts),
+        Route("/api/posts/{post_id}/{action}", api.decide, methods=["POST"]),
+        Route("/api/login", auth.login, methods=["POST"]),
+        Route("/api/logout", auth.logout, methods=["POST"]),
+        Route("/api/me", auth.whoami),
+        WebSocketRoute("/ws", sockets.public_socket),
+        WebSocketRoute("/ws/moderate", sockets.moderator_socket),
+        *pages.routes(),
+    ]
+    https = settings.public_url.startswith("https://")
+    middleware = [
+        Middleware(pages.SecurityHeaders),
+        Middleware(SessionMiddleware, secret_key=secret_key, session_cookie="hashwall_session",
+                   same_site="strict", https_only=https),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers={HTTPException: _http_error})
+    app.state.moderator_password = moderator_password
+    return app

@@ -1,0 +1,159 @@
+"""The `hashwall` command: serve, ingest, demo and x check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from moderation.store import StoreError, create_store
+from server.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("hashwall")
+
+DEMO_STORE_URL = "sqlite:///hashwall-demo.sqlite3"
+
+
+def _port(value: int | None) -> int:
+    if value is not None:
+        return value
+    env = os.environ.get("PORT", "8000")
+    if not env.isdigit() or not 0 < int(env) < 65536:
+        raise SettingsError(f"PORT: expected a port number from 1 to 65535, got {env!r}")
+    return int(env)
+
+
+async def _check_store(url: str) -> None:
+    store = create_store(url)
+    await store.open()
+    await store.close()
+
+
+def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool) -> None:
+    import uvicorn
+
+    from server.app import create_app
+
+    asyncio.run(_check_store(settings.store_url))
+    password = settings.moderator_password or secrets.token_urlsafe(9)
+    app = create_app(settings, ingest=ingest, password=password)
+    if banner:
+        where = f"http://{host}:{port}"
+        print(f"hashwall: wall {where}/wall  phones {where}/  moderators {where}/moderate",
+              flush=True)
+        if not settings.moderator_password:
+            print(f"hashwall: moderator password: {password}", flush=True)
+    if not settings.secret_key:
+        logger.warning("HASHWALL_SECRET_KEY is not set: moderators sign in again after a restart")
+    config = uvicorn.Config(app, host=host, port=port, ws="websockets-sansio",
+                            ws_per_message_deflate=False, lifespan="on", log_level="info",
+                            proxy_headers=True)
+    uvicorn.Server(config).run()
+
+
+def demo_settings(**overrides: Any) -> Settings:
+    """Settings for the demo: the bundled stream, its trusted authors and blocklist."""
+    demo = resources.files("server.demo")
+    config = json.loads(demo.joinpath("demo_config.json").read_text(encoding="utf-8"))
+    values: dict[str, Any] = {
+        "replay_file": Path(str(demo.joinpath("demo_stream.jsonl"))),
+        "trusted_authors": config["trusted_authors"],
+        "blocked_words": config["blocked_words"],
+        "event_title": config["event"]["title"],
+        "hashtags": config["event"]["hashtags"],
+    }
+    if "HASHWALL_STORE_URL" not in os.environ:
+        values["store_url"] = DEMO_STORE_URL
+    values.update(overrides)
+    return load_settings(**values)
+
+
+async def _ingest(settings: Settings) -> int:
+    from moderation.store import create_store
+    from server.app import sources_for
+    from server.pipeline import Pipeline
+    from server.state import rules_from
+
+    store = create_store(settings.store_url)
+    await store.open()
+    pipeline = Pipeline(store, rules_from(settings), settings.retweet_policy)
+    sources = sources_for(settings, pipeline)
+    if not sources:
+        raise SettingsError("nothing to ingest: set X_BEARER_TOKEN or HASHWALL_REPLAY_FILE")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for source in sources:
+            await source.start()
+        logger.info("ingesting from %s", ", ".join(s.name for s in sources))
+        await stop.wait()
+    finally:
+        for source in reversed(sources):
+            await source.stop()
+        await store.close()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hashwall", description="A real-time event hashtag wall.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "run the web app (and the X ingester when X_BEARER_TOKEN is set)"),
+                       ("demo", "run the wall on the bundled demo stream")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=None, help="default: $PORT, else 8000")
+        if name == "demo":
+            sub.add_argument("--speed", type=float, default=1.0,
+                             help="replay speed factor; 0 replays everything at once")
+    commands.add_parser("ingest", help="run the ingesters alone (the Procfile ingest role)")
+    x = commands.add_parser("x", help="X API tools")
+    x_commands = x.add_subparsers(dest="x_command", required=True)
+    x_commands.add_parser("check", help="check the bearer token and list the active rules")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `hashwall` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "serve":
+            _serve(load_settings(), args.host, _port(args.port), ingest=True, banner=True)
+        elif args.command == "demo":
+            _serve(demo_settings(replay_speed=args.speed), args.host, _port(args.port),
+                   ingest=True, banner=True)
+        elif args.command == "ingest":
+            return asyncio.run(_ingest(load_settings()))
+        elif args.command == "x":
+            return asyncio.run(_x_check(load_settings()))
+    except (SettingsError, StoreError) as exc:
+        print(f"hashwall: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+async def _x_check(settings: Settings) -> int:
+    if not settings.x_bearer_token:
+        raise SettingsError("X_BEARER_TOKEN: expected the X API bearer token, got nothing")
+    from server.x_ingest import check
+
+    result = await check(settings.x_bearer_token, settings.x_api_url)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0 if result.get("ok", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

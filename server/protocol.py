@@ -1,0 +1,54 @@
+"""Every websocket message type, defined once; mirrored by wall_ui/js/protocol.js."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moderation.post import Post
+from moderation.queue import QueueItem
+
+# Server to every screen (/ws).
+SNAPSHOT = "snapshot"
+POST_SHOWN = "post.shown"
+POST_RETRACTED = "post.retracted"
+
+# Server to moderators (/ws/moderate).
+QUEUE_SNAPSHOT = "queue.snapshot"
+QUEUE_ADDED = "queue.added"
+QUEUE_DECIDED = "queue.decided"
+ACK = "ack"
+ERROR = "error"
+
+# Moderators to server (/ws/moderate).
+DECIDE = "decide"
+
+
+def encode(message: dict[str, Any]) -> str:
+    """The one JSON encoding of a message, done once however many clients receive it."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def snapshot(seq: int, posts: list[Post], reset: bool = False) -> dict[str, Any]:
+    """The approved posts a screen starts from, newest first, as of event `seq`."""
+    return {"type": SNAPSHOT, "seq": seq, "reset": reset, "posts": [p.to_dict() for p in posts]}
+
+
+def queue_snapshot(seq: int, pending: list[QueueItem], counts: dict[str, int]) -> dict[str, Any]:
+    """The pending queue a moderator starts from."""
+    return {
+        "type": QUEUE_SNAPSHOT,
+        "seq": seq,
+        "pending": [item.to_dict() for item in pending],
+        "counts": counts,
+    }
+
+
+def ack(ref: Any, **data: Any) -> dict[str, Any]:
+    """A moderator's message was applied."""
+    return {"type": ACK, "ref": ref, **data}
+
+
+def error(message: str, ref: Any = None, code: str = "bad_request") -> dict[str, Any]:
+    """A moderator's message was refused, and why."""
+    return {"type": ERROR, "ref": ref, "code": code, "message": message}

@@ -1,0 +1,135 @@
+"""Every setting of hashwall, read from the environment and a `.env` file."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_STORE_URL = "sqlite:///hashwall.sqlite3"
+
+
+class ModerationMode(enum.StrEnum):
+    """Whether posts wait for approval (pre) or show at once unless held (post)."""
+
+    PRE = "pre"
+    POST = "post"
+
+
+class RetweetPolicy(enum.StrEnum):
+    """What happens to a retweet: it counts toward its original, or is dropped."""
+
+    COUNT = "count"
+    DROP = "drop"
+
+
+class SettingsError(Exception):
+    """A setting has a value hashwall cannot use."""
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Typed settings; each field is documented in docs/settings.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HASHWALL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    hashtags: CommaList = Field(default_factory=lambda: ["#uemedef14", "#Paroles2CEO"])
+    store_url: str = DEFAULT_STORE_URL
+    moderator_password: str | None = None
+    secret_key: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    x_api_url: str = "https://api.twitter.com"
+    x_bearer_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("X_BEARER_TOKEN", "HASHWALL_X_BEARER_TOKEN")
+    )
+    moderation_mode: ModerationMode = ModerationMode.PRE
+    retweet_policy: RetweetPolicy = RetweetPolicy.COUNT
+    trusted_authors: CommaList = Field(default_factory=list)
+    blocked_words: CommaList = Field(default_factory=list)
+    replay_file: Path | None = None
+    replay_speed: float = 1.0
+    recent_posts: int = Field(default=30, ge=1, le=500)
+    client_queue_size: int = Field(default=256, ge=8, le=100_000)
+    event_title: str = "Université d'été du MEDEF"
+    language: str = "fr"
+
+    @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _hashtags(cls, value: list[str]) -> list[str]:
+        tags = []
+        for tag in value:
+            tag = tag if tag.startswith("#") else f"#{tag}"
+            if len(tag) < 2 or any(ch.isspace() for ch in tag):
+                raise ValueError(f"expected hashtags like '#uemedef14', got {tag!r}")
+            tags.append(tag)
+        return tags
+
+    @field_validator("trusted_authors")
+    @classmethod
+    def _handles(cls, value: list[str]) -> list[str]:
+        return [handle.lstrip("@").lower() for handle in value]
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in ("sqlite", "redis", "rediss"):
+            raise ValueError(
+                f"expected a URL starting with sqlite:/// or redis://, got {value!r}"
+            )
+        if scheme == "sqlite" and not value.startswith("sqlite:///"):
+            raise ValueError(f"expected sqlite:///path/to/file.sqlite3, got {value!r}")
+        return value
+
+    @field_validator("public_url", "x_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http(s):// URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("replay_speed")
+    @classmethod
+    def _speed(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError(f"expected 0 (no pauses) or a positive factor, got {value}")
+        return value
+
+    @property
+    def public_origin(self) -> str:
+        """The `Origin` header browsers send for pages of the public URL."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation errors into one clear `SettingsError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            env = f"HASHWALL_{name.upper()}" if name != "x_bearer_token" else "X_BEARER_TOKEN"
+            lines.append(f"{env}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,149 @@
+"""The websockets: /ws for every screen, /ws/moderate for moderators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from moderation.exceptions import ModerationError
+from moderation.post import Status
+from server import protocol
+from server.api import apply_decision
+from server.auth import moderator_of
+from server.fanout import Client, Hub
+from server.protocol import encode
+from server.state import Wall
+
+logger = logging.getLogger(__name__)
+
+# A client further behind than this starts again from a snapshot.
+MAX_BACKLOG = 2000
+CLOSE_UNAUTHORISED = 4401
+
+Snapshot = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+OnMessage = Callable[[Client, Any], Awaitable[None]]
+
+
+def _since(ws: WebSocket) -> int | None:
+    value = ws.query_params.get("since")
+    if value is None or value == "":
+        return None
+    return int(value) if value.isdigit() else -1
+
+
+async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapshot) -> None:
+    """Bring a new client up to date: what it missed since `since`, or a fresh snapshot."""
+    latest = await hub.store.last_seq(hub.channel)
+    if since is not None and since < 0:
+        await client.write(0, encode(protocol.error("expected since to be a whole number",
+                                                    code="bad_since")))
+    if since is None or since < 0 or since > latest or latest - since > MAX_BACKLOG:
+        seq, message = await snapshot()
+        if since is not None and since != seq:
+            message["reset"] = True
+        await client.write(0, encode(message))
+        client.last_seq = seq
+        return
+    client.last_seq = since
+    after = since
+    while events := await hub.store.events_after(hub.channel, after):
+        for event in events:
+            await client.write(event.seq, encode(event.message()))
+        after = events[-1].seq
+
+
+async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
+                 on_message: OnMessage | None = None) -> None:
+    tasks: list[asyncio.Task[None]] = []
+
+    async def close(code: int, reason: str) -> None:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await ws.close(code, reason)
+
+    peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
+    client = hub.client(ws.send_text, close, name=peer)
+    try:
+        await _resume(client, hub, since, snapshot)
+        tasks.append(asyncio.create_task(client.pump()))
+        tasks.append(asyncio.create_task(_read(ws, client, on_message)))
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                if not isinstance(exc, (WebSocketDisconnect, RuntimeError, OSError)):
+                    logger.error("websocket %s failed", peer, exc_info=exc)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        hub.remove(client)
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _read(ws: WebSocket, client: Client, on_message: OnMessage | None) -> None:
+    while True:
+        text = await ws.receive_text()
+        if on_message is None:
+            continue
+        try:
+            message = json.loads(text)
+        except ValueError:
+            client.reply(encode(protocol.error("expected a JSON message")))
+            continue
+        await on_message(client, message)
+
+
+async def public_socket(ws: WebSocket) -> None:
+    """/ws: approved posts and retractions, resumable with ?since=."""
+    wall: Wall = ws.app.state.wall
+    await ws.accept()
+
+    async def snapshot() -> tuple[int, dict[str, Any]]:
+        seq, posts = await wall.store.snapshot(wall.settings.recent_posts)
+        return seq, protocol.snapshot(seq, posts)
+
+    await _serve(ws, wall.public, _since(ws), snapshot)
+
+
+async def moderator_socket(ws: WebSocket) -> None:
+    """/ws/moderate: the live queue and decisions, for signed-in moderators."""
+    wall: Wall = ws.app.state.wall
+    moderator = moderator_of(ws)
+    await ws.accept()
+    if moderator is None:
+        refusal = protocol.error("sign in as a moderator first", code="unauthorised")
+        await ws.send_text(encode(refusal))
+        await ws.close(CLOSE_UNAUTHORISED, "sign in first")
+        return
+
+    async def snapshot() -> tuple[int, dict[str, Any]]:
+        seq = await wall.store.last_seq(wall.moderation.channel)
+        pending = await wall.store.list_items(Status.PENDING, 500)
+        counts = {s.value: await wall.store.count(s) for s in Status}
+        return seq, protocol.queue_snapshot(seq, pending, counts)
+
+    async def on_message(client: Client, message: Any) -> None:
+        ref = message.get("ref") if isinstance(message, dict) else None
+        if not isinstance(message, dict) or message.get("type") != protocol.DECIDE:
+            kind = message.get("type") if isinstance(message, dict) else type(message).__name__
+            reply = protocol.error(f"expected a message of type 'decide', got {kind!r}", ref)
+        else:
+            try:
+                result = await apply_decision(wall, message.get("id"), message.get("action"),
+                                              moderator, message.get("expected"))
+                reply = protocol.ack(ref, **result)
+            except ModerationError as exc:
+                reply = protocol.error(str(exc), ref, code=type(exc).__name__)
+        client.reply(encode(reply))
+
+    await _serve(ws, wall.moderation, _since(ws), snapshot, on_message)
