@@ -52,3 +52,9 @@ def ack(ref: Any, **data: Any) -> dict[str, Any]:
 def error(message: str, ref: Any = None, code: str = "bad_request") -> dict[str, Any]:
     """A moderator's message was refused, and why."""
     return {"type": ERROR, "ref": ref, "code": code, "message": message}
+
+# Server to every screen (/ws), for the wall's featured place and the moderators' pause.
+POST_PINNED = "post.pinned"
+POST_UNPINNED = "post.unpinned"
+WALL_PAUSED = "wall.paused"
+WALL_RESUMED = "wall.resumed"

@@ -1,19 +1,58 @@
-"""Shared fixtures: a store file per test and a running server on it."""
+"""Shared fixtures: a store of each backend, and a running server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
+from moderation.store import Store, create_store
+from tests.redis_server import RedisServer
 from tests.utils import RunningServer, make_settings, run_server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session (appendonly on); each test gets its own database."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of an empty Redis database."""
+    redis.Redis(port=redis_server.port).flushall()
+    return redis_server.url
 
 
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
     """A fresh SQLite store file."""
     return f"sqlite:///{tmp_path / 'wall.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store URL of each backend: the contract tests run once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'contract.sqlite3'}"
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
+@pytest.fixture
+async def any_store(backend_url: str) -> AsyncIterator[Store]:
+    """An open store of each backend."""
+    store = create_store(backend_url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest.fixture

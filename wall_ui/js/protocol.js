@@ -8,3 +8,7 @@ export const QUEUE_DECIDED = "queue.decided";
 export const ACK = "ack";
 export const ERROR = "error";
 export const DECIDE = "decide";
+export const POST_PINNED = "post.pinned";
+export const POST_UNPINNED = "post.unpinned";
+export const WALL_PAUSED = "wall.paused";
+export const WALL_RESUMED = "wall.resumed";
