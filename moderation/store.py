@@ -15,6 +15,10 @@ class StoreError(Exception):
     """The store cannot be opened or used as configured."""
 
 
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached right now; the same call may succeed later."""
+
+
 class Store(abc.ABC):
     """One backend of the queue; every backend passes the same contract tests."""
 

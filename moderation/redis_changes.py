@@ -1,0 +1,169 @@
+"""One atomic change to the Redis store, built in Python and applied by the APPLY script."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from moderation.post import Post, Status
+from moderation.queue import PUBLIC, QueueItem, screen_events
+
+Value = str | dict[str, str]
+
+# The hash fields of one post, in the order `Record.parse` reads them.
+FIELDS = ("data", "status", "rule", "reason", "decided_by", "received_at", "updated_at",
+          "root", "n", "v", "op")
+
+
+class Keys:
+    """The names of every key the store uses, under one prefix."""
+
+    def __init__(self, prefix: str = "hashwall:") -> None:
+        self.prefix = prefix
+        self.post_prefix = f"{prefix}post:"
+        self.inserted = f"{prefix}inserted"  # counter: insertion order of posts
+        self.updates = f"{prefix}updates"  # counter: order of status changes
+        self.shown = f"{prefix}shown"  # approved posts by the seq that showed them
+        self.audit = f"{prefix}audit"
+
+    def post(self, post_id: str) -> str:
+        return f"{self.post_prefix}{post_id}"
+
+    def status(self, status: Status) -> str:
+        return f"{self.prefix}status:{status.value}"
+
+    def group(self, root: str) -> str:
+        return f"{self.prefix}group:{root}"
+
+    def events(self, channel: str) -> str:
+        return f"{self.prefix}events:{channel}"
+
+    def seq(self, channel: str) -> str:
+        return f"{self.prefix}seq:{channel}"
+
+
+@dataclass(slots=True)
+class Record:
+    """A queue item as Redis holds it, with the bookkeeping the guards check."""
+
+    item: QueueItem
+    root: str
+    n: Value
+    version: int
+    op: str | None = None
+
+    @classmethod
+    def parse(cls, values: list[str | None]) -> Record | None:
+        """A record from the FIELDS of a post hash, or None when the post does not exist."""
+        row = dict(zip(FIELDS, values, strict=True))
+        if row["data"] is None or row["status"] is None:
+            return None
+        item = QueueItem(
+            post=Post.from_dict(json.loads(row["data"])),
+            status=Status(row["status"]),
+            rule=row["rule"],
+            reason=row["reason"],
+            decided_by=row["decided_by"],
+            received_at=float(row["received_at"] or 0),
+            updated_at=float(row["updated_at"] or 0),
+        )
+        return cls(item, row["root"] or item.post.id, row["n"] or "0", int(row["v"] or 0),
+                   row["op"])
+
+
+@dataclass
+class Changes:
+    """Guards on what was read, then the writes, in the order a SQLite transaction makes them."""
+
+    keys: Keys
+    now: float
+    token: str
+    guards: list[list[str]] = field(default_factory=list)
+    ops: list[list[Any]] = field(default_factory=list)
+    _refs: int = 0
+
+    def _ref(self, op: str, key: str) -> dict[str, str]:
+        self._refs += 1
+        name = f"r{self._refs}"
+        self.ops.append([op, key, name])
+        return {"ref": name}
+
+    def require(self, record: Record) -> None:
+        """Apply only if this post has not changed since it was read."""
+        self.guards.append(["field", self.keys.post(record.item.post.id), "v",
+                            str(record.version)])
+
+    def require_absent(self, post_id: str) -> None:
+        """Apply only if no post with this id exists."""
+        self.guards.append(["absent", self.keys.post(post_id)])
+
+    def require_group(self, root: str, size: int) -> None:
+        """Apply only if no version of this post arrived since it was read."""
+        self.guards.append(["zcard", self.keys.group(root), str(size)])
+
+    def event(self, channel: str, type_: str, data: dict[str, Any]) -> dict[str, str]:
+        """Append an event; return the reference of its sequence number."""
+        self._refs += 1
+        name = f"r{self._refs}"
+        self.ops.append(["event", self.keys.events(channel), self.keys.seq(channel), name,
+                         type_, json.dumps(data, ensure_ascii=False), repr(self.now)])
+        return {"ref": name}
+
+    def audit(self, actor: str, action: str, post_id: str, before: Status | None,
+              after: Status, rule: str | None) -> None:
+        """Append an audit entry."""
+        entry = {"at": self.now, "actor": actor, "action": action, "post_id": post_id,
+                 "before": before.value if before else None, "after": after.value, "rule": rule}
+        self.ops.append(["xadd", self.keys.audit, "entry", json.dumps(entry, ensure_ascii=False)])
+
+    def insert(self, item: QueueItem, root: str) -> Record:
+        """Add a new pending item (received now) to the queue and to its root's versions."""
+        key = self.keys.post(item.post.id)
+        n = self._ref("incr", self.keys.inserted)
+        fields: dict[str, Value] = {
+            "data": json.dumps(item.post.to_dict(), ensure_ascii=False),
+            "status": Status.PENDING.value, "received_at": repr(self.now),
+            "updated_at": repr(self.now), "root": root, "n": n, "v": "1", "op": self.token,
+        }
+        fields.update({k: v for k, v in (("rule", item.rule), ("reason", item.reason))
+                       if v is not None})
+        self.ops.append(["hset", key, fields])
+        self.ops.append(["zadd", self.keys.group(root), n, item.post.id])
+        self.ops.append(["zadd", self.keys.status(Status.PENDING), n, item.post.id])
+        return Record(item, root, n, 1, self.token)
+
+    def set_status(self, record: Record, after: Status, actor: str, rule: str | None = None,
+                   reason: str | None = None) -> None:
+        """Change a post's status with its public events, like SQLiteStore._set_status."""
+        item, post_id = record.item, record.item.post.id
+        before = item.status
+        shown: dict[str, str] | None = None
+        for type_, data in screen_events(item.post, before, after):
+            ref = self.event(PUBLIC, type_, data)
+            if type_ == "post.shown":
+                shown = ref
+        record.version += 1
+        fields: dict[str, Value] = {"status": after.value, "decided_by": actor,
+                                    "updated_at": repr(self.now), "v": str(record.version),
+                                    "op": self.token}
+        if rule is not None:
+            fields["rule"] = rule
+            item.rule = rule
+        if reason is not None:
+            fields["reason"] = reason
+            item.reason = reason
+        if shown is not None:
+            fields["shown_seq"] = shown
+            self.ops.append(["zadd", self.keys.shown, shown, post_id])
+        elif before is Status.APPROVED and after is not Status.APPROVED:
+            self.ops.append(["zrem", self.keys.shown, post_id])
+        self.ops.append(["hset", self.keys.post(post_id), fields])
+        self.ops.append(["zrem", self.keys.status(before), post_id])
+        score = record.n if after is Status.PENDING else self._ref("incr", self.keys.updates)
+        self.ops.append(["zadd", self.keys.status(after), score, post_id])
+        item.status, item.decided_by, item.updated_at = after, actor, self.now
+
+    def program(self) -> str:
+        """The JSON program APPLY runs."""
+        return json.dumps({"guards": self.guards, "ops": self.ops}, ensure_ascii=False)

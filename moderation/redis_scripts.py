@@ -1,0 +1,93 @@
+"""The Lua scripts the Redis store runs: one atomic writer and two consistent readers."""
+
+from __future__ import annotations
+
+# APPLY runs one change atomically: it checks that what the caller read still holds
+# (guards), then writes. A guard that fails returns {"retry", index} and writes nothing,
+# so the caller reads again and plans again (optimistic concurrency, decided in Redis).
+# Every write below cannot fail once the guards hold: Redis does not roll a script back.
+#
+# ARGV[1] is a JSON program: {"guards": [...], "ops": [...]}; every value is a string,
+# or {"ref": name} for a number an earlier op produced (a counter, a sequence number).
+# ARGV[2] is how many entries an event stream keeps (approximate trimming).
+#
+# guards: ["absent", key] | ["field", key, field, value] | ["zcard", key, count]
+# ops:    ["incr", key, ref] | ["hset", key, {field: value}] | ["zadd", key, score, member]
+#         | ["zrem", key, member] | ["xadd", key, field, value]  (automatic id)
+#         | ["event", stream, counter, ref, type, data, at]  (id "<seq>-0", seq = INCR counter)
+APPLY = """
+local program = cjson.decode(ARGV[1])
+local kept = ARGV[2]
+for i, guard in ipairs(program.guards) do
+  local kind, key = guard[1], guard[2]
+  if kind == 'absent' then
+    if redis.call('EXISTS', key) == 1 then return {'retry', i} end
+  elseif kind == 'field' then
+    if redis.call('HGET', key, guard[3]) ~= guard[4] then return {'retry', i} end
+  elseif kind == 'zcard' then
+    if redis.call('ZCARD', key) ~= tonumber(guard[3]) then return {'retry', i} end
+  else
+    return redis.error_reply('unknown guard ' .. tostring(kind))
+  end
+end
+local refs = {}
+local function value(v)
+  if type(v) == 'table' then return refs[v.ref] end
+  return v
+end
+for _, op in ipairs(program.ops) do
+  local name, key = op[1], op[2]
+  if name == 'incr' then
+    refs[op[3]] = redis.call('INCR', key)
+  elseif name == 'hset' then
+    local args = {}
+    for field, v in pairs(op[3]) do
+      args[#args + 1] = field
+      args[#args + 1] = value(v)
+    end
+    redis.call('HSET', key, unpack(args))
+  elseif name == 'zadd' then
+    redis.call('ZADD', key, value(op[3]), op[4])
+  elseif name == 'zrem' then
+    redis.call('ZREM', key, op[3])
+  elseif name == 'xadd' then
+    redis.call('XADD', key, '*', op[3], op[4])
+  elseif name == 'event' then
+    local seq = redis.call('INCR', op[3])
+    refs[op[4]] = seq
+    redis.call('XADD', key, 'MAXLEN', '~', kept, seq .. '-0',
+               'type', op[5], 'data', op[6], 'at', op[7])
+  end
+end
+return {'ok', cjson.encode(refs)}
+"""
+
+# ITEMS reads a range of a status index and every field of those posts in one step.
+# KEYS[1] the index; ARGV: start, stop, "rev" or "", the post key prefix, then field names.
+ITEMS = """
+local ids
+if ARGV[3] == 'rev' then
+  ids = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])
+else
+  ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2])
+end
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+local out = {}
+for _, id in ipairs(ids) do
+  out[#out + 1] = redis.call('HMGET', ARGV[4] .. id, unpack(fields))
+end
+return out
+"""
+
+# SNAPSHOT reads the last public sequence number and the newest shown posts together,
+# so that no event can fall between the two reads.
+# KEYS[1] the public counter, KEYS[2] the shown index; ARGV: limit, the post key prefix.
+SNAPSHOT = """
+local out = {redis.call('GET', KEYS[1]) or '0'}
+local ids = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+for _, id in ipairs(ids) do
+  out[#out + 1] = redis.call('HGET', ARGV[2] .. id, 'data')
+end
+return out
+"""
