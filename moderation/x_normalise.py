@@ -42,9 +42,7 @@ def normalise_stream_item(item: dict[str, Any]) -> Post:
                 "Expected a stream item with 'data', but got only errors: "
                 + _describe_errors(errors)
             )
-        raise MalformedPayload(
-            f"Expected a stream item with 'data', but got keys {sorted(item)}"
-        )
+        raise MalformedPayload(f"Expected a stream item with 'data', but got keys {sorted(item)}")
     if isinstance(data, list):
         raise MalformedPayload(
             "Expected 'data' to be one post object, but got a list "
@@ -66,8 +64,10 @@ def normalise_matching_rules(rules: Any) -> list[dict[str, str | None]]:
         )
     normalised: list[dict[str, str | None]] = []
     for rule in rules:
-        if not isinstance(rule, dict) or not isinstance(rule.get("id"), (str, int)) or isinstance(
-            rule.get("id"), bool
+        if (
+            not isinstance(rule, dict)
+            or not isinstance(rule.get("id"), (str, int))
+            or isinstance(rule.get("id"), bool)
         ):
             raise MalformedPayload(
                 f"Expected each matching rule to be an object with an 'id', but got {rule!r}"
@@ -113,11 +113,7 @@ class _Includes:
 
     def referenced_by(self, tweet: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         """The subset of these includes that one post references, as the stream sends it."""
-        tweets = [
-            self.tweets[ref_id]
-            for ref_id in _referenced_ids(tweet)
-            if ref_id in self.tweets
-        ]
+        tweets = [self.tweets[ref_id] for ref_id in _referenced_ids(tweet) if ref_id in self.tweets]
         user_ids = [str(tweet.get("author_id")), str(tweet.get("in_reply_to_user_id"))]
         user_ids += [str(t.get("author_id")) for t in tweets]
         mentioned = {
@@ -146,9 +142,7 @@ def _normalise_tweet(data: Any, includes: _Includes, depth: int) -> Post:
         raise MalformedPayload(f"Expected a post object, but got {_type_name(data)}")
     native_id = data.get("id")
     if isinstance(native_id, bool) or not isinstance(native_id, (str, int)) or native_id == "":
-        raise MalformedPayload(
-            f"Expected a post 'id' (a string of digits), but got {native_id!r}"
-        )
+        raise MalformedPayload(f"Expected a post 'id' (a string of digits), but got {native_id!r}")
     native_id = str(native_id)
     raw_text, raw_entities = _text_and_entities(data, native_id)
     text, entities = _unescape_with_entities(raw_text, raw_entities)

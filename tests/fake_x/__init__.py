@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,39 @@ def recorded_lookup_items(
     for page in load_fixture(name):
         items.extend(normalise_lookup_page(page, matching_rules))
     return items
+
+
+def make_item(
+    text: str,
+    *,
+    post_id: str = "1600000000000000001",
+    author: dict[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A hand-written stored item whose hashtag and mention entities are found in its text."""
+    user = author or {
+        "id": "7",
+        "name": "Ada Lovelace",
+        "username": "ada",
+        "verified": False,
+        "profile_image_url": "https://pbs.twimg.com/profile_images/7/ada_normal.jpg",
+    }
+    entities: dict[str, list[dict[str, Any]]] = {}
+    for match in re.finditer(r"(?<!\w)([#@])(\w+)", text):
+        key, name = ("hashtags", "tag") if match.group(1) == "#" else ("mentions", "username")
+        entities.setdefault(key, []).append(
+            {"start": match.start(), "end": match.end(), name: match.group(2)}
+        )
+    data: dict[str, Any] = {
+        "id": post_id,
+        "text": text,
+        "author_id": user["id"],
+        "created_at": "2026-08-27T09:00:00.000Z",
+        "lang": "fr",
+        "edit_history_tweet_ids": [post_id],
+        "possibly_sensitive": False,
+    }
+    if entities:
+        data["entities"] = entities
+    data.update(fields)
+    return {"data": data, "includes": {"users": [user]}}
