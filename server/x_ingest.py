@@ -386,6 +386,11 @@ class XIngester:
         self._set_state("connecting")
         self._task = asyncio.create_task(self._run(), name="x-ingester")
 
+    async def run(self) -> dict[str, Any]:
+        """Start, then wait until the ingester fails or is stopped (the `ingest` process)."""
+        await self.start()
+        return await self.wait_for(lambda h: h["state"] in ("failed", "stopped"), None)
+
     async def stop(self) -> None:
         """Stop the stream and the background task; safe to call at any time, repeatedly."""
         task, self._task = self._task, None
@@ -419,7 +424,7 @@ class XIngester:
         }
 
     async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float | None
     ) -> dict[str, Any]:
         """Wait until `predicate(health())` holds and return that health (for tests and tools)."""
 

@@ -19,6 +19,7 @@ from server.x_ingest import (
     Backoff,
     RecentIds,
     XIngester,
+    XStreamingClient,
     check,
 )
 from server.x_rules import XApiError, XAuthError, build_rules, normalise_hashtags
@@ -321,6 +322,41 @@ async def test_error_items_and_partial_errors_do_not_end_the_stream(
 
 
 # -- failures and reconnects -------------------------------------------------------------
+
+
+async def test_callback_exception_never_ends_the_stream(fake_x: FakeXServer) -> None:
+    """An exception raised in a stream callback is logged; the next lines still arrive."""
+
+    class Exploding(XStreamingClient):
+        def __init__(self) -> None:
+            super().__init__(TOKEN, api_url=fake_x.url)
+            self.lines: list[bytes] = []
+            self.two_lines = asyncio.Event()
+
+        async def on_data(self, raw_data: bytes) -> None:
+            self.lines.append(raw_data)
+            if len(self.lines) == 2:
+                self.two_lines.set()
+            raise ValueError("a bug in a callback")
+
+    fake_x.add_rule("#uemedef14")
+    client = Exploding()
+    task = client.filter()
+    fake_x.push(post_item(20))
+    fake_x.push(post_item(21))
+    await asyncio.wait_for(client.two_lines.wait(), 5)
+    assert not task.done()
+    client.disconnect()
+    await asyncio.wait([task], timeout=5)
+    assert task.cancelled()
+
+
+async def test_run_returns_the_health_when_the_ingester_fails(
+    make_ingester: Callable[..., XIngester],
+) -> None:
+    """run() (the ingest process) returns once the ingester has failed, with the reason."""
+    health = await asyncio.wait_for(make_ingester(bearer_token="wrong").run(), 5)
+    assert health["state"] == "failed" and "HTTP 401" in health["last_error"]
 
 
 async def test_wrong_token_fails_at_once_without_retrying(
