@@ -17,11 +17,12 @@ from starlette.routing import Route, WebSocketRoute
 
 from moderation.queue import MODERATION, PUBLIC
 from moderation.store import Store, create_store
-from server import api, auth, pages, sockets
+from server import api, auth, export, pages, sockets
+from server.claim_sweeper import ClaimSweeper
 from server.fanout import Hub
-from server.pipeline import Pipeline
+from server.pipeline import Pipeline, pipeline_for
 from server.settings import Settings
-from server.state import Source, Wall, rules_from
+from server.state import Source, Wall
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,14 @@ def sources_for(settings: Settings, pipeline: Pipeline) -> list[Source]:
         from server.replay import ReplaySource
 
         sources.append(ReplaySource(settings.replay_file, pipeline.ingest, settings.replay_speed))
+    if settings.x_bearer_token:
+        from server.settings import RetweetPolicy
+        from server.x_ingest import XIngester
+
+        sources.append(XIngester(
+            settings.x_bearer_token, settings.x_api_url, settings.hashtags, sink=pipeline.ingest,
+            exclude_retweets=settings.retweet_policy is RetweetPolicy.DROP,
+        ))
     return sources
 
 
@@ -58,12 +67,15 @@ def create_app(
         await opened.open()
         public = Hub(opened, PUBLIC, settings.client_queue_size)
         moderation = Hub(opened, MODERATION, settings.client_queue_size)
-        pipeline = Pipeline(opened, rules_from(settings), settings.retweet_policy)
+        pipeline = pipeline_for(settings, opened)
         wall = Wall(settings, opened, moderator_password, public, moderation, pipeline)
+        sweeper = ClaimSweeper(opened)
         app.state.wall = wall
         try:
             await public.start()
             await moderation.start()
+            await pipeline.start()
+            await sweeper.start()
             if ingest:
                 wall.sources = sources_for(settings, pipeline)
                 for source in wall.sources:
@@ -73,6 +85,7 @@ def create_app(
         finally:
             for source in reversed(wall.sources):
                 await source.stop()
+            await sweeper.stop()
             await moderation.stop()
             await public.stop()
             await opened.close()
@@ -84,13 +97,20 @@ def create_app(
         Route("/api/login", auth.login, methods=["POST"]),
         Route("/api/logout", auth.logout, methods=["POST"]),
         Route("/api/me", auth.whoami),
+        Route("/api/rules", api.rules, methods=["GET"]),
+        Route("/api/rules", api.command, methods=["PUT"]),
+        Route("/api/audit", export.audit),
+        Route("/api/export.json", export.export_json),
+        Route("/api/export/audit.csv", export.export_audit_csv),
+        Route("/api/export/posts.csv", export.export_posts_csv),
+        Route("/api/{command}", api.command, methods=["POST"]),
         WebSocketRoute("/ws", sockets.public_socket),
         WebSocketRoute("/ws/moderate", sockets.moderator_socket),
         *pages.routes(),
     ]
     https = settings.public_url.startswith("https://")
     middleware = [
-        Middleware(pages.SecurityHeaders),
+        Middleware(pages.SecurityHeaders, settings=settings),
         Middleware(SessionMiddleware, secret_key=secret_key, session_cookie="hashwall_session",
                    same_site="strict", https_only=https),
     ]

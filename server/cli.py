@@ -16,6 +16,7 @@ from typing import Any
 
 from moderation.store import StoreError, create_store
 from server.settings import Settings, SettingsError, load_settings
+from server.state import Source
 
 logger = logging.getLogger("hashwall")
 
@@ -79,12 +80,12 @@ def demo_settings(**overrides: Any) -> Settings:
 async def _ingest(settings: Settings) -> int:
     from moderation.store import create_store
     from server.app import sources_for
-    from server.pipeline import Pipeline
-    from server.state import rules_from
+    from server.pipeline import pipeline_for
 
     store = create_store(settings.store_url)
     await store.open()
-    pipeline = Pipeline(store, rules_from(settings), settings.retweet_policy)
+    pipeline = pipeline_for(settings, store)
+    await pipeline.start()
     sources = sources_for(settings, pipeline)
     if not sources:
         raise SettingsError("nothing to ingest: set X_BEARER_TOKEN or HASHWALL_REPLAY_FILE")
@@ -96,12 +97,29 @@ async def _ingest(settings: Settings) -> int:
         for source in sources:
             await source.start()
         logger.info("ingesting from %s", ", ".join(s.name for s in sources))
-        await stop.wait()
+        failed = asyncio.create_task(_first_failure(sources))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if failed.done():
+            print(f"hashwall: ingest stopped: {failed.result()}", file=sys.stderr)
+            return 1
+        failed.cancel()
     finally:
         for source in reversed(sources):
             await source.stop()
         await store.close()
     return 0
+
+
+async def _first_failure(sources: list[Source]) -> str:
+    """Wait until a source fails for good (a refused token); return its last error."""
+    while True:
+        for source in sources:
+            health = source.health()
+            if not health.get("ok", True):
+                return f"{source.name}: {health.get('last_error')}"
+        await asyncio.sleep(1.0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,10 +167,15 @@ async def _x_check(settings: Settings) -> int:
     if not settings.x_bearer_token:
         raise SettingsError("X_BEARER_TOKEN: expected the X API bearer token, got nothing")
     from server.x_ingest import check
+    from server.x_rules import XApiError
 
-    result = await check(settings.x_bearer_token, settings.x_api_url)
+    try:
+        result = await check(settings.x_bearer_token, settings.x_api_url)
+    except XApiError as exc:
+        print(f"hashwall: X API at {settings.x_api_url}: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(result, indent=2, ensure_ascii=False))
-    return 0 if result.get("ok", True) else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -328,6 +328,8 @@ class XIngester:
     documented backoffs and stops for good (state "failed") only on a refused token or rule.
     """
 
+    name = "x"
+
     def __init__(
         self,
         bearer_token: str,
@@ -410,6 +412,7 @@ class XIngester:
     def health(self) -> dict[str, Any]:
         """The ingester's state as /healthz shows it."""
         return {
+            "ok": self._state != "failed",
             "source": "x",
             "state": self._state,
             "connected": self._connected,
