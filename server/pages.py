@@ -1,27 +1,45 @@
-"""The three pages and their static files, with the security headers every page carries."""
+"""The three pages, the branding endpoints and the security headers every response carries."""
 
 from __future__ import annotations
 
+import html
+
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server import branding
+from server.settings import Settings
 from wall_ui import STATIC_DIR
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data: https://pbs.twimg.com https://abs.twimg.com https://video.twimg.com; "
-    "media-src 'self' https://video.twimg.com; connect-src 'self'; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
-SECURITY_HEADERS = [
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
+# The hosts the post networks serve avatars and media from (X today).
+IMAGE_HOSTS = ("https://pbs.twimg.com", "https://abs.twimg.com", "https://video.twimg.com")
+MEDIA_HOSTS = ("https://video.twimg.com",)
+
+
+def content_security_policy(settings: Settings | None = None) -> str:
+    """No inline script, sockets to ourselves only, images from the networks' hosts."""
+    images = ["'self'", "data:", *IMAGE_HOSTS]
+    origin = branding.logo_origin(settings) if settings else None
+    if origin and origin not in images:
+        images.append(origin)
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {' '.join(images)}; media-src 'self' {' '.join(MEDIA_HOSTS)}; "
+        "connect-src 'self'; font-src 'self'; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.wall.settings
+    return settings
 
 
 def _page(filename: str) -> Route:
@@ -34,21 +52,60 @@ def _page(filename: str) -> Route:
     return Route("/" + filename.removesuffix(".html").replace("index", ""), page)
 
 
+def _branded_page(filename: str) -> Route:
+    """A page whose language and title follow the settings, so they are right before any JS."""
+    path = STATIC_DIR / filename
+
+    async def page(request: Request) -> Response:
+        settings = _settings(request)
+        text = path.read_text(encoding="utf-8")
+        text = text.replace('<html lang="fr">', f'<html lang="{settings.language}">', 1)
+        title = html.escape(settings.event_title)
+        text = text.replace("<title>hashwall</title>", f"<title>{title}</title>", 1)
+        text = text.replace('<h1 id="title" class="title" dir="auto"></h1>',
+                            f'<h1 id="title" class="title" dir="auto">{title}</h1>', 1)
+        return HTMLResponse(text, headers={"cache-control": "no-cache"})
+
+    return Route("/" + filename.removesuffix(".html").replace("index", ""), page)
+
+
+async def config(request: Request) -> JSONResponse:
+    """GET /api/config: the branding every page applies (public)."""
+    return JSONResponse(branding.page_config(_settings(request)),
+                        headers={"cache-control": "no-cache"})
+
+
+async def qr_code(request: Request) -> Response:
+    """GET /api/qr.svg: a QR code that opens the phone view."""
+    svg = branding.qr_svg(branding.phone_url(_settings(request)))
+    return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-cache"})
+
+
 def routes() -> list[Route | Mount]:
-    """The page routes and the static mount."""
+    """The page routes, the branding endpoints and the static mount."""
     return [
-        _page("index.html"),
-        _page("wall.html"),
+        _branded_page("index.html"),
+        _branded_page("wall.html"),
         _page("moderate.html"),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Route("/api/config", config),
+        Route("/api/qr.svg", qr_code),
+        # Compressed: phones on a slow venue network load the scripts in a few kilobytes.
+        Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1000),
+              name="static"),
     ]
 
 
 class SecurityHeaders:
     """Adds the Content-Security-Policy and friends to every HTTP response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         self.app = app
+        self.headers = [
+            (b"content-security-policy", content_security_policy(settings).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +114,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from server import branding
 
 DEFAULT_STORE_URL = "sqlite:///hashwall.sqlite3"
 
@@ -25,6 +27,13 @@ class RetweetPolicy(enum.StrEnum):
 
     COUNT = "count"
     DROP = "drop"
+
+
+class WallLayout(enum.StrEnum):
+    """How the wall arranges posts: a grid of cards, or one post at a time."""
+
+    GRID = "grid"
+    SPOTLIGHT = "spotlight"
 
 
 class SettingsError(Exception):
@@ -66,6 +75,14 @@ class Settings(BaseSettings):
     client_queue_size: int = Field(default=256, ge=8, le=100_000)
     event_title: str = "Université d'été du MEDEF"
     language: str = "fr"
+    logo_url: str | None = None
+    color_background: str = "#0f1420"
+    color_text: str = "#f4f6fb"
+    color_accent: str = "#7cc7ff"
+    color_card: str = "#1b2233"
+    font_family: str = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif'
+    wall_layout: WallLayout = WallLayout.GRID
+    wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod
@@ -113,6 +130,46 @@ class Settings(BaseSettings):
     def _speed(cls, value: float) -> float:
         if value < 0:
             raise ValueError(f"expected 0 (no pauses) or a positive factor, got {value}")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in branding.LANGUAGES:
+            raise ValueError(f"expected one of {', '.join(branding.LANGUAGES)}, got {value!r}")
+        return value
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo(cls, value: str | None) -> str | None:
+        return branding.check_logo_url(value) if value else None
+
+    @field_validator("color_background", "color_text", "color_accent", "color_card")
+    @classmethod
+    def _colour(cls, value: str, info: ValidationInfo) -> str:
+        if not branding.HEX_COLOUR.fullmatch(value):
+            raise ValueError(f"expected a colour like #1b2233 or #fff, got {value!r}")
+        if info.field_name == "color_card":  # the last colour: the others are known now
+            text = info.data.get("color_text")
+            for name, ground in (("color_background", info.data.get("color_background")),
+                                 ("color_card", value)):
+                if not (text and ground):
+                    continue
+                ratio = branding.contrast_ratio(text, ground)
+                if ratio < branding.MIN_CONTRAST:
+                    raise ValueError(
+                        f"expected HASHWALL_COLOR_TEXT {text} to contrast at least "
+                        f"{branding.MIN_CONTRAST}:1 with HASHWALL_{name.upper()} {ground}, "
+                        f"got {ratio:.1f}:1"
+                    )
+        return value
+
+    @field_validator("font_family")
+    @classmethod
+    def _font(cls, value: str) -> str:
+        if not branding.FONT_FAMILY.fullmatch(value):
+            raise ValueError(f"expected CSS font names like 'Inter, sans-serif', got {value!r}")
         return value
 
     @property
