@@ -297,6 +297,17 @@ class SQLiteStore(Store):
         ).fetchall()
         return seq, [Post.from_dict(json.loads(r[0])) for r in rows]
 
+    async def approved_before(self, post_id: str, limit: int) -> list[Post]:
+        row = self.db.execute("SELECT shown_seq FROM posts WHERE id = ?", (post_id,)).fetchone()
+        if row is None or row[0] is None:
+            raise UnknownPost(f"post {post_id!r} was never shown: no position to page from")
+        rows = self.db.execute(
+            "SELECT data FROM posts WHERE status = ? AND shown_seq < ?"
+            " ORDER BY shown_seq DESC LIMIT ?",
+            (Status.APPROVED.value, row[0], limit),
+        ).fetchall()
+        return [Post.from_dict(json.loads(r[0])) for r in rows]
+
     async def last_seq(self, channel: str) -> int:
         row = self.db.execute(f"SELECT max(seq) FROM events_{channel}").fetchone()
         return int(row[0] or 0)

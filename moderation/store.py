@@ -63,6 +63,16 @@ class Store(abc.ABC):
         """The last public sequence number and the newest approved posts, newest first."""
 
     @abc.abstractmethod
+    async def approved_before(self, post_id: str, limit: int) -> list[Post]:
+        """Approved posts shown before `post_id` was, newest first: the phones' "load older".
+
+        The cursor is the position at which `post_id` was last shown (its `post.shown`
+        sequence number), kept even after the post is hidden, so a page can page on from its
+        oldest post although that post was retracted meanwhile. Posts are ordered as
+        `snapshot` orders them. `UnknownPost` when `post_id` was never shown.
+        """
+
+    @abc.abstractmethod
     async def last_seq(self, channel: str) -> int:
         """The sequence number of the newest event of a channel (0 when empty)."""
 

@@ -41,6 +41,15 @@ async def list_posts(request: Request) -> JSONResponse:
     wall = _wall(request)
     status = _status(request.query_params.get("status", Status.APPROVED.value))
     limit = _limit(request.query_params.get("limit"))
+    before = request.query_params.get("before")
+    if before is not None and status is not Status.APPROVED:
+        raise HTTPException(400, f"expected before= with status=approved only, got {status}")
+    if before is not None:
+        try:
+            older = await wall.store.approved_before(before, limit)
+        except UnknownPost as exc:
+            raise HTTPException(400, f"expected before= to name a shown post: {exc}") from None
+        return JSONResponse({"posts": [p.to_dict() for p in older]})
     if status is Status.APPROVED:
         seq, posts = await wall.store.snapshot(limit)
         return JSONResponse({"seq": seq, "posts": [p.to_dict() for p in posts]})

@@ -54,11 +54,11 @@ def _page(filename: str) -> Route:
 
 def _branded_page(filename: str) -> Route:
     """A page whose language and title follow the settings, so they are right before any JS."""
-    path = STATIC_DIR / filename
+    template = (STATIC_DIR / filename).read_text(encoding="utf-8")
 
     async def page(request: Request) -> Response:
         settings = _settings(request)
-        text = path.read_text(encoding="utf-8")
+        text = template
         text = text.replace('<html lang="fr">', f'<html lang="{settings.language}">', 1)
         title = html.escape(settings.event_title)
         text = text.replace("<title>hashwall</title>", f"<title>{title}</title>", 1)

@@ -148,3 +148,22 @@ async def test_wait_for_events_wakes_on_a_new_event(any_store: Store) -> None:
     await any_store.submit(make_post(1), APPROVED)
     await asyncio.wait_for(waiter, 10)
     assert await any_store.last_seq(PUBLIC) == 1
+
+
+async def test_approved_before_pages_back_from_a_shown_post(any_store: Store) -> None:
+    """Older approved posts come newest first from where a post was shown, even once hidden."""
+    for n in range(1, 6):
+        await any_store.submit(make_post(n), APPROVED)
+    await any_store.submit(make_post(6), PENDING)
+    await any_store.submit(make_post(7), PENDING)
+    await any_store.decide("x:7", Action.APPROVE, "ana")  # shown last although queued last
+    await any_store.decide("x:2", Action.HIDE, "ana")
+    older = await any_store.approved_before("x:4", 10)
+    assert [p.id for p in older] == ["x:3", "x:1"]
+    assert [p.id for p in await any_store.approved_before("x:7", 2)] == ["x:5", "x:4"]
+    # The cursor stays valid after its own post is hidden.
+    assert [p.id for p in await any_store.approved_before("x:2", 10)] == ["x:1"]
+    assert await any_store.approved_before("x:1", 10) == []
+    for never_shown in ("x:6", "x:404"):
+        with pytest.raises(UnknownPost):
+            await any_store.approved_before(never_shown, 10)
