@@ -21,3 +21,7 @@ class DecisionConflict(ModerationError):
 
 class InvalidAction(ModerationError):
     """A decision named an action that does not exist or does not apply."""
+
+
+class InvalidRules(ModerationError):
+    """A rules file or a rules edit holds a value the rules cannot use."""

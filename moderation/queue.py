@@ -78,6 +78,8 @@ class QueueItem:
     received_at: float = 0.0
     updated_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    claimed_by: str | None = None
+    claim_until: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form used on the moderator socket and the API."""
@@ -89,6 +91,8 @@ class QueueItem:
             "decided_by": self.decided_by,
             "received_at": self.received_at,
             "updated_at": self.updated_at,
+            "claimed_by": self.claimed_by,
+            "claim_until": self.claim_until,
         }
 
 
@@ -102,6 +106,8 @@ class Decision:
     after: Status
     moderator: str
     at: float
+    # True when this is the answer to a decision already applied under the same client ref.
+    repeat: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,4 +176,38 @@ def screen_events(post: Post, before: Status, after: Status) -> list[tuple[str, 
         return [("post.shown", {"post": post.to_dict()})]
     if before is Status.APPROVED and after is not Status.APPROVED:
         return [("post.retracted", {"id": post.id})]
+    return []
+
+
+# The decisions a moderator can undo, newest first, one at a time.
+UNDOABLE = frozenset(a.value for a in Action)
+
+
+def plan_undo(post_id: str, current: Status, last: AuditEntry, moderator: str) -> Plan:
+    """Put a post back where `last` (the moderator's newest undoable decision) found it."""
+    if last.before is None or last.action not in UNDOABLE:
+        raise InvalidAction(f"cannot undo {last.action!r} on post {post_id}")
+    if current.value != last.after:
+        raise DecisionConflict(
+            f"cannot undo your {last.action} of post {post_id}: it is {current.value} now, "
+            "someone decided after you"
+        )
+    before = Status(last.before)
+    plan = Plan(status=before)
+    plan.moderation.append(
+        (
+            "queue.decided",
+            {"id": post_id, "status": before.value, "action": "undo", "undone": last.action,
+             "moderator": moderator},
+        )
+    )
+    return plan
+
+
+def unpin_events(
+    post_id: str, after: Status, pinned: str | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The pinned post leaves the featured place as soon as it is no longer approved."""
+    if pinned is not None and pinned == post_id and after is not Status.APPROVED:
+        return [("post.unpinned", {"id": post_id})]
     return []

@@ -23,8 +23,11 @@ from moderation.queue import (
     Verdict,
     plan_decision,
     screen_events,
+    unpin_events,
 )
+from moderation.sqlite_controls import SQLiteControls
 from moderation.store import Store, StoreError
+from moderation.wall_state import Snapshot
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
@@ -59,13 +62,25 @@ CREATE TABLE IF NOT EXISTS audit (
     after TEXT NOT NULL,
     rule TEXT
 );
+CREATE TABLE IF NOT EXISTS wall (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Columns added after the first release, for files created before them.
+MIGRATIONS = {
+    "posts": (("claimed_by", "TEXT"), ("claim_until", "REAL")),
+    "audit": (("ref", "TEXT"), ("undone", "INTEGER NOT NULL DEFAULT 0")),
+}
+INDEXES = """
+CREATE INDEX IF NOT EXISTS audit_ref ON audit (actor, ref);
+CREATE INDEX IF NOT EXISTS audit_undo ON audit (actor, undone, n);
 """
 
-_ITEM_COLUMNS = "data, status, rule, reason, decided_by, received_at, updated_at"
+_ITEM_COLUMNS = (
+    "data, status, rule, reason, decided_by, received_at, updated_at, claimed_by, claim_until"
+)
 
 
 def _item(row: sqlite3.Row | tuple[Any, ...]) -> QueueItem:
-    data, status, rule, reason, decided_by, received_at, updated_at = row
+    data, status, rule, reason, decided_by, received_at, updated_at, claimed_by, until = row
     return QueueItem(
         post=Post.from_dict(json.loads(data)),
         status=Status(status),
@@ -74,10 +89,12 @@ def _item(row: sqlite3.Row | tuple[Any, ...]) -> QueueItem:
         decided_by=decided_by,
         received_at=received_at,
         updated_at=updated_at,
+        claimed_by=claimed_by,
+        claim_until=until,
     )
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteControls, Store):
     """Queue and event logs in one SQLite file (WAL); waiting is an in-process signal."""
 
     def __init__(self, url: str) -> None:
@@ -97,6 +114,12 @@ class SQLiteStore(Store):
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(SCHEMA)
+            for table, columns in MIGRATIONS.items():
+                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                for name, kind in columns:
+                    if name not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            db.executescript(INDEXES)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open {self.url}: {exc}") from exc
         self._db = db
@@ -136,12 +159,14 @@ class SQLiteStore(Store):
 
     def _audit(
         self, now: float, actor: str, action: str, post_id: str,
-        before: Status | None, after: Status, rule: str | None,
+        before: Status | str | None, after: Status | str, rule: str | None,
+        ref: str | None = None,
     ) -> None:
         self.db.execute(
-            "INSERT INTO audit (at, actor, action, post_id, before, after, rule)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (now, actor, action, post_id, before.value if before else None, after.value, rule),
+            "INSERT INTO audit (at, actor, action, post_id, before, after, rule, ref)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (now, actor, action, post_id, str(before) if before else None, str(after), rule,
+             ref),
         )
 
     def _set_status(
@@ -156,13 +181,37 @@ class SQLiteStore(Store):
             touched.append(PUBLIC)
             if type_ == "post.shown":
                 shown_seq = seq
+        for type_, data in unpin_events(item.post.id, after, self._get("pinned")):
+            self._set("pinned", None)
+            touched += self._both(type_, {**data, "moderator": actor}, now)
+        claim = "" if after is Status.PENDING else ", claimed_by = NULL, claim_until = NULL"
         self.db.execute(
             "UPDATE posts SET status = ?, decided_by = ?, updated_at = ?,"
             " rule = COALESCE(?, rule), reason = COALESCE(?, reason),"
-            " shown_seq = COALESCE(?, shown_seq) WHERE id = ?",
+            f" shown_seq = COALESCE(?, shown_seq){claim} WHERE id = ?",
             (after.value, actor, now, rule, reason, shown_seq, item.post.id),
         )
         return touched
+
+    def _both(self, type_: str, data: dict[str, Any], now: float) -> list[str]:
+        """Append one event to the public and the moderation channel."""
+        self._append(PUBLIC, type_, data, now)
+        self._append(MODERATION, type_, data, now)
+        return [PUBLIC, MODERATION]
+
+    def _get(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM wall WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def _set(self, key: str, value: Any) -> None:
+        if value is None:
+            self.db.execute("DELETE FROM wall WHERE key = ?", (key,))
+        else:
+            self.db.execute(
+                "INSERT INTO wall (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value, ensure_ascii=False)),
+            )
 
     def _signal(self, channels: list[str]) -> None:
         for channel in set(channels):
@@ -234,12 +283,17 @@ class SQLiteStore(Store):
         return item, True
 
     async def decide(
-        self, post_id: str, action: Action, moderator: str, expected: Status | None = None
+        self, post_id: str, action: Action, moderator: str, expected: Status | None = None,
+        ref: str | None = None,
     ) -> Decision:
         db = self.db
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
+            repeat = self._repeat(moderator, ref)
+            if repeat is not None:
+                db.execute("COMMIT")
+                return repeat
             row = db.execute(
                 f"SELECT {_ITEM_COLUMNS}, root FROM posts WHERE id = ?", (post_id,)
             ).fetchone()
@@ -260,7 +314,8 @@ class SQLiteStore(Store):
             touched += self._set_status(item, plan.status, moderator, now)
             for type_, data in plan.moderation:
                 self._append(MODERATION, type_, data, now)
-            self._audit(now, moderator, action.value, post_id, item.status, plan.status, item.rule)
+            self._audit(now, moderator, action.value, post_id, item.status, plan.status, item.rule,
+                        ref)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -288,14 +343,17 @@ class SQLiteStore(Store):
         ).fetchone()
         return int(row[0])
 
-    async def snapshot(self, limit: int) -> tuple[int, list[Post]]:
-        # One connection in one thread: no write can fall between these two reads.
+    async def snapshot(self, limit: int) -> Snapshot:
+        # One connection in one thread: no write can fall between these reads.
         seq = await self.last_seq(PUBLIC)
         rows = self.db.execute(
             "SELECT data FROM posts WHERE status = ? ORDER BY shown_seq DESC LIMIT ?",
             (Status.APPROVED.value, limit),
         ).fetchall()
-        return seq, [Post.from_dict(json.loads(r[0])) for r in rows]
+        pinned_id = self._get("pinned")
+        pinned = await self.get(pinned_id) if pinned_id else None
+        return Snapshot(seq, [Post.from_dict(json.loads(r[0])) for r in rows],
+                        pinned.post if pinned else None, bool(self._get("paused")))
 
     async def approved_before(self, post_id: str, limit: int) -> list[Post]:
         row = self.db.execute("SELECT shown_seq FROM posts WHERE id = ?", (post_id,)).fetchone()

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from moderation.post import Post, Status
 from moderation.queue import Action, AuditEntry, Decision, Event, QueueItem, Verdict
+from moderation.wall_state import Mode, Snapshot, WallState
 
 
 class StoreError(Exception):
@@ -42,9 +43,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def decide(
-        self, post_id: str, action: Action, moderator: str, expected: Status | None = None
+        self, post_id: str, action: Action, moderator: str, expected: Status | None = None,
+        ref: str | None = None,
     ) -> Decision:
-        """Apply a decision atomically: `UnknownPost`, `DecisionConflict` or the outcome."""
+        """Apply a decision atomically: `UnknownPost`, `DecisionConflict` or the outcome.
+
+        With `ref` (a client's unique id for this decision): when this moderator already had
+        a decision or undo applied under the same `ref`, nothing is applied and the outcome
+        recorded then is returned with `repeat=True`; so a decision re-sent after a lost
+        acknowledgement is answered, never applied twice. A decision leaving `approved` on the
+        pinned post also unpins it (`post.unpinned`, public and moderation channels); a decided
+        post loses its claim (`queue.decided` is the only event: consoles drop the claim).
+        """
 
     @abc.abstractmethod
     async def get(self, post_id: str) -> QueueItem | None:
@@ -59,8 +69,12 @@ class Store(abc.ABC):
         """How many items have a status."""
 
     @abc.abstractmethod
-    async def snapshot(self, limit: int) -> tuple[int, list[Post]]:
-        """The last public sequence number and the newest approved posts, newest first."""
+    async def snapshot(self, limit: int) -> Snapshot:
+        """The last public sequence number and the newest approved posts, newest first.
+
+        A `Snapshot` unpacks as `(seq, posts)` and also carries `pinned` (the pinned `Post`
+        or None) and `paused`, all as of the same `seq`.
+        """
 
     @abc.abstractmethod
     async def approved_before(self, post_id: str, limit: int) -> list[Post]:
@@ -86,7 +100,104 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def audit(self, limit: int = 100) -> list[AuditEntry]:
-        """The newest audit entries, newest first."""
+        """The newest audit entries, newest first (the export asks for every one)."""
+
+    @abc.abstractmethod
+    async def undo(self, moderator: str, ref: str | None = None) -> Decision:
+        """Undo this moderator's newest not-yet-undone approve, reject or hide, atomically.
+
+        The post goes back to the status the decision found it in, with the public events
+        that makes (`post.shown` back to approved, `post.retracted` leaving approved, and
+        `post.unpinned` if it was pinned), a moderation `queue.decided` event
+        `{"id", "status": restored, "action": "undo", "undone": action, "moderator",
+        "item": the item after the undo}` and an audit entry of action `undo` (before: the
+        current status, after: the restored one, rule: the item's rule). The undone decision
+        is marked so the next undo reaches the one before it. Returns a `Decision` whose
+        `action` is the undone action, `before` the status undone and `after` the restored
+        one. `InvalidAction` when the moderator has nothing left to undo; `DecisionConflict`
+        (nothing changes, the decision stays undoable) when the post's status is no longer
+        the one the decision set. `ref` makes it idempotent as in `decide`.
+        """
+
+    @abc.abstractmethod
+    async def pin(self, post_id: str, moderator: str) -> bool:
+        """Pin an approved post in the wall's featured place (one at a time); True if changed.
+
+        Appends `post.pinned` `{"id", "post", "moderator"}` to both channels and audit
+        `pin`; pinning the pinned post changes nothing and returns False. `UnknownPost`;
+        `DecisionConflict` when the post is not approved.
+        """
+
+    @abc.abstractmethod
+    async def unpin(self, moderator: str) -> str | None:
+        """Empty the featured place; the id that was pinned, or None when it was empty.
+
+        Appends `post.unpinned` `{"id", "moderator"}` to both channels and audit `unpin`.
+        """
+
+    @abc.abstractmethod
+    async def announce(self, post: Post, moderator: str) -> tuple[QueueItem, bool]:
+        """Queue a moderator's announcement approved at once; idempotent on `post.id`.
+
+        Like `submit` with an approved verdict of rule `announcement`, decided by
+        `moderator`: public `post.shown`, moderation `queue.added`, audit `announce`.
+        Returns the item and whether it was new.
+        """
+
+    @abc.abstractmethod
+    async def set_paused(self, paused: bool, moderator: str) -> bool:
+        """Pause or resume the wall (persisted); True if it changed.
+
+        On a change appends `wall.paused` or `wall.resumed` `{"moderator"}` to both channels
+        and audit `pause` or `resume` (post_id "", before/after "paused"/"running").
+        """
+
+    @abc.abstractmethod
+    async def set_mode(self, mode: Mode, moderator: str) -> bool:
+        """Switch pre- or post-moderation (persisted); True if it changed.
+
+        On a change appends moderation `wall.mode` `{"mode", "moderator"}` and audit `mode`
+        (post_id "", before/after the mode names). Posts already queued keep their status.
+        """
+
+    @abc.abstractmethod
+    async def wall_state(self) -> WallState:
+        """The persisted mode, pause and pinned post id (`Mode.PRE`, False, None when new)."""
+
+    @abc.abstractmethod
+    async def get_rules(self) -> dict[str, Any] | None:
+        """The rules as last stored by `put_rules`, or None when never stored."""
+
+    @abc.abstractmethod
+    async def put_rules(self, rules: dict[str, Any], moderator: str) -> None:
+        """Store the rules (JSON-ready, already checked), with moderation `rules.changed`
+        `{"rules", "moderator"}` and audit `rules` (post_id "", before None, after "changed")."""
+
+    @abc.abstractmethod
+    async def claim(self, moderator: str, size: int, ttl: float,
+                    now: float | None = None) -> list[str]:
+        """Give a moderator a batch of pending posts to review; return its ids, oldest first.
+
+        The batch is `claims.select_batch` over the pending posts, oldest first: those the
+        moderator still holds, then free ones (unclaimed or claim run out), `size` at most.
+        Each gets `claimed_by=moderator`, `claim_until=now+ttl` (`now` defaults to the
+        clock). Appends moderation `queue.claimed` `{"moderator", "ids", "until"}`, even
+        when the batch is empty, so every console agrees.
+        """
+
+    @abc.abstractmethod
+    async def release(self, moderator: str) -> list[str]:
+        """Return every pending post a moderator holds to the pool; the ids, oldest first.
+
+        Appends moderation `queue.released` `{"moderator", "ids"}` when there were any.
+        """
+
+    @abc.abstractmethod
+    async def release_expired(self, now: float | None = None) -> list[str]:
+        """Return to the pool every pending post whose claim ran out (`claim_until <= now`).
+
+        Appends one `queue.released` per moderator concerned (`claims.release_events`).
+        """
 
     async def follow(self, channel: str, after: int) -> AsyncIterator[Event]:
         """Every event of a channel above `after`, in order, forever."""

@@ -1,34 +1,86 @@
-"""From a normalised post to the queue: retweet policy, automatic rules, submit."""
+"""From a normalised post to the queue: retweet policy, automatic rules in force, submit."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
-from moderation.post import Kind, Post
+from moderation.exceptions import InvalidRules
+from moderation.post import Post
 from moderation.queue import QueueItem
-from moderation.rules import RuleSet, evaluate
+from moderation.rules import RuleContext, RuleSet, admit, evaluate, remember
+from moderation.ruleset_config import rules_from_dict, rules_to_dict
 from moderation.store import Store
-from server.settings import RetweetPolicy
+from moderation.wall_state import Mode
+from server.settings import RetweetPolicy, Settings
 
 logger = logging.getLogger(__name__)
 
 
 class Pipeline:
-    """The one path every source's posts take into the moderation queue."""
+    """The one path every source's posts take into the moderation queue.
 
-    def __init__(self, store: Store, rules: RuleSet, retweet_policy: RetweetPolicy) -> None:
+    The rules and the mode in force live in the store (so a console edit reaches every
+    process); `seed` and `mode` only start a fresh store. The rate limit and flood memory
+    (`context`) is this process's own.
+    """
+
+    def __init__(self, store: Store, rules: RuleSet, retweet_policy: RetweetPolicy | None = None,
+                 *, mode: Mode = Mode.PRE, clock: Callable[[], float] = time.time) -> None:
+        if retweet_policy is not None:
+            rules = dataclasses.replace(rules, retweets=retweet_policy.value)
         self.store = store
+        self.seed = rules
+        self.mode = mode
         self.rules = rules
-        self.retweet_policy = retweet_policy
+        self.context = RuleContext()
+        self.clock = clock
         self.received = 0
+        self._stored: dict[str, Any] | None = None
+
+    async def start(self) -> None:
+        """Seed a fresh store with the configured rules and mode; keep rules edited live."""
+        stored = await self.store.get_rules()
+        if stored is None:
+            await self.store.put_rules(rules_to_dict(self.seed), "settings")
+            await self.store.set_mode(self.mode, "settings")
+        elif stored != rules_to_dict(self.seed):
+            logger.info("the rules edited from the console are in force; the configured rules "
+                        "only seed a fresh store")
+
+    async def current_rules(self) -> RuleSet:
+        """The rules in force, read from the store; parsed again only when they change."""
+        stored = await self.store.get_rules()
+        if stored is None or stored == self._stored:
+            return self.rules if stored is not None else self.seed
+        try:
+            self.rules = rules_from_dict(stored)
+        except InvalidRules:
+            logger.exception("the stored rules are unusable; keeping the previous ones")
+        self._stored = stored
+        return self.rules
 
     async def ingest(self, post: Post) -> QueueItem | None:
         """Queue a post under the rules in force; return its item, or None when skipped."""
         self.received += 1
-        if post.kind is Kind.RETWEET:
-            # A retweet is never shown itself: the room would see the same words twice.
-            if self.retweet_policy is RetweetPolicy.DROP or post.referenced is None:
-                return None
-            post = post.referenced
-        item, _ = await self.store.submit(post, evaluate(post, self.rules))
+        rules = await self.current_rules()
+        admitted = admit(post, rules)
+        if admitted is None:
+            return None
+        state = await self.store.wall_state()
+        now = self.clock()
+        verdict = evaluate(admitted, rules, self.context, now, state.mode is Mode.POST)
+        item, created = await self.store.submit(admitted, verdict)
+        if created:
+            remember(self.context, admitted, verdict, now, rules)
         return item
+
+
+def pipeline_for(settings: Settings, store: Store) -> Pipeline:
+    """The pipeline the settings ask for; call `start` once the store is open."""
+    from server.state import rules_from
+
+    return Pipeline(store, rules_from(settings), mode=Mode(settings.moderation_mode.value))

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     trusted_authors: CommaList = Field(default_factory=list)
     blocked_words: CommaList = Field(default_factory=list)
     replay_file: Path | None = None
+    rules_file: Path | None = None
+    accounts_file: Path | None = None
+    claim_timeout: float = Field(default=300.0, ge=10, le=86_400)
     replay_speed: float = 1.0
     recent_posts: int = Field(default=30, ge=1, le=500)
     client_queue_size: int = Field(default=256, ge=8, le=100_000)
@@ -170,6 +173,31 @@ class Settings(BaseSettings):
     def _font(cls, value: str) -> str:
         if not branding.FONT_FAMILY.fullmatch(value):
             raise ValueError(f"expected CSS font names like 'Inter, sans-serif', got {value!r}")
+        return value
+
+    @field_validator("rules_file")
+    @classmethod
+    def _rules_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from moderation.exceptions import InvalidRules
+            from moderation.ruleset_config import load_rules_file
+
+            try:
+                load_rules_file(value)
+            except InvalidRules as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("accounts_file")
+    @classmethod
+    def _accounts_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from moderation.accounts import AccountsError, load_accounts
+
+            try:
+                load_accounts(value)
+            except AccountsError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @property

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from moderation.rules import RuleSet
+from moderation.ruleset_config import load_rules_file, seed_rules
 from moderation.store import Store
 from server.fanout import Hub
 from server.pipeline import Pipeline
-from server.settings import ModerationMode, Settings
+from server.settings import Settings
 
 
 class Source(Protocol):
@@ -38,9 +39,7 @@ class Wall:
 
 
 def rules_from(settings: Settings) -> RuleSet:
-    """The automatic rules the settings ask for."""
-    return RuleSet(
-        trusted_authors=frozenset(settings.trusted_authors),
-        blocked_words=tuple(settings.blocked_words),
-        post_moderation=settings.moderation_mode is ModerationMode.POST,
-    )
+    """The automatic rules the settings ask for: the rules file, plus the settings' lists."""
+    file_rules = load_rules_file(settings.rules_file) if settings.rules_file else None
+    return seed_rules(file_rules, settings.trusted_authors, settings.blocked_words,
+                      settings.retweet_policy.value)

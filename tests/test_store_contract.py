@@ -10,6 +10,7 @@ from moderation.exceptions import DecisionConflict, UnknownPost
 from moderation.post import Status
 from moderation.queue import MODERATION, PUBLIC, Action, Verdict
 from moderation.store import Store
+from moderation.wall_state import WallState
 from tests.utils import make_post
 
 PENDING = Verdict(Status.PENDING)
@@ -167,3 +168,179 @@ async def test_approved_before_pages_back_from_a_shown_post(any_store: Store) ->
     for never_shown in ("x:6", "x:404"):
         with pytest.raises(UnknownPost):
             await any_store.approved_before(never_shown, 10)
+
+
+async def test_undo_restores_the_moderators_last_decision(any_store: Store) -> None:
+    """Undo puts the moderator's newest decision back, with its screen events, newest first."""
+    from moderation.exceptions import InvalidAction
+
+    await any_store.submit(make_post(1), PENDING)
+    await any_store.submit(make_post(2), PENDING)
+    await any_store.decide("x:1", Action.APPROVE, "ana")
+    await any_store.decide("x:2", Action.REJECT, "ana")
+    await any_store.decide("x:1", Action.HIDE, "ben")
+    undone = await any_store.undo("ben")
+    assert (undone.post_id, undone.action, undone.before, undone.after) == (
+        "x:1", Action.HIDE, Status.HIDDEN, Status.APPROVED)
+    first = await any_store.undo("ana")
+    assert (first.post_id, first.after) == ("x:2", Status.PENDING)
+    second = await any_store.undo("ana")
+    assert (second.post_id, second.before, second.after) == ("x:1", Status.APPROVED,
+                                                            Status.PENDING)
+    with pytest.raises(InvalidAction):
+        await any_store.undo("ana")
+    events = await any_store.events_after(PUBLIC, 0)
+    assert [e.type for e in events] == ["post.shown", "post.retracted", "post.shown",
+                                        "post.retracted"]
+    assert await any_store.count(Status.PENDING) == 2
+    moderation = [e for e in await any_store.events_after(MODERATION, 0)
+                  if e.data.get("action") == "undo"]
+    assert [(e.data["id"], e.data["undone"], e.data["item"]["status"]) for e in moderation] == [
+        ("x:1", "hide", "approved"), ("x:2", "reject", "pending"), ("x:1", "approve", "pending")]
+    assert [(e.actor, e.action) for e in await any_store.audit(3)] == [
+        ("ana", "undo"), ("ana", "undo"), ("ben", "undo")]
+
+
+async def test_undo_refuses_when_someone_decided_after(any_store: Store) -> None:
+    """An undo of a decision a colleague has since overridden changes nothing."""
+    await any_store.submit(make_post(1), PENDING)
+    await any_store.decide("x:1", Action.APPROVE, "ana")
+    await any_store.decide("x:1", Action.HIDE, "ben")
+    with pytest.raises(DecisionConflict):
+        await any_store.undo("ana")
+    item = await any_store.get("x:1")
+    assert item is not None and item.status is Status.HIDDEN
+
+
+async def test_a_decision_resent_with_its_ref_is_answered_not_applied_twice(
+    any_store: Store,
+) -> None:
+    """The same client ref gets the first outcome back, marked repeat, and no new event."""
+    await any_store.submit(make_post(1), PENDING)
+    first = await any_store.decide("x:1", Action.APPROVE, "ana", Status.PENDING, ref="r-1")
+    seq = await any_store.last_seq(MODERATION)
+    again = await any_store.decide("x:1", Action.APPROVE, "ana", Status.PENDING, ref="r-1")
+    assert not first.repeat and again.repeat
+    assert (again.post_id, again.action, again.after) == ("x:1", Action.APPROVE, Status.APPROVED)
+    assert await any_store.last_seq(MODERATION) == seq
+    with pytest.raises(DecisionConflict):  # another moderator's same ref is another decision
+        await any_store.decide("x:1", Action.APPROVE, "ben", Status.PENDING, ref="r-1")
+    await any_store.decide("x:1", Action.HIDE, "ana", ref="r-2")
+    undone = await any_store.undo("ana", ref="r-3")
+    repeated = await any_store.undo("ana", ref="r-3")
+    assert repeated.repeat and (repeated.post_id, repeated.after) == ("x:1", undone.after)
+    item = await any_store.get("x:1")
+    assert item is not None and item.status is Status.APPROVED
+
+
+async def test_pin_unpin_and_hiding_the_pinned_post(any_store: Store) -> None:
+    """Only an approved post is pinned, one at a time; hiding it also empties the place."""
+    for n in (1, 2, 3):
+        await any_store.submit(make_post(n), APPROVED if n < 3 else PENDING)
+    with pytest.raises(DecisionConflict):
+        await any_store.pin("x:3", "ana")
+    with pytest.raises(UnknownPost):
+        await any_store.pin("x:404", "ana")
+    assert await any_store.pin("x:1", "ana") is True
+    assert await any_store.pin("x:1", "ana") is False
+    assert await any_store.pin("x:2", "ana") is True
+    snapshot = await any_store.snapshot(10)
+    assert snapshot.pinned is not None and snapshot.pinned.id == "x:2"
+    assert (await any_store.wall_state()).pinned == "x:2"
+    await any_store.decide("x:2", Action.HIDE, "ben")
+    assert (await any_store.snapshot(10)).pinned is None
+    assert await any_store.unpin("ana") is None
+    await any_store.pin("x:1", "ana")
+    assert await any_store.unpin("ana") == "x:1"
+    public = [(e.type, e.data.get("id") or e.data["post"]["id"])
+              for e in await any_store.events_after(PUBLIC, 2)]
+    assert public == [("post.pinned", "x:1"), ("post.pinned", "x:2"), ("post.retracted", "x:2"),
+                      ("post.unpinned", "x:2"), ("post.pinned", "x:1"), ("post.unpinned", "x:1")]
+    pinned = [e for e in await any_store.events_after(MODERATION, 0) if e.type == "post.pinned"]
+    assert pinned[0].data["moderator"] == "ana" and pinned[0].data["post"]["id"] == "x:1"
+
+
+async def test_announcement_is_shown_at_once_and_idempotent(any_store: Store) -> None:
+    """A moderator's announcement is approved, shown publicly, audited, and queued once."""
+    from moderation.post import Kind
+    from moderation.wall_state import make_announcement
+
+    post = make_announcement("Pause café jusqu'à 11 h", "k1", "UE MEDEF", "2014-08-27T09:00Z")
+    item, created = await any_store.announce(post, "ana")
+    again, created_again = await any_store.announce(post, "ana")
+    assert created and not created_again and again.post.id == item.post.id == "hashwall:k1"
+    assert item.status is Status.APPROVED and item.decided_by == "ana"
+    events = await any_store.events_after(PUBLIC, 0)
+    assert [(e.type, e.data["post"]["kind"]) for e in events] == [("post.shown", "announcement")]
+    _, posts = await any_store.snapshot(5)
+    assert posts[0].kind is Kind.ANNOUNCEMENT and posts[0].network == "hashwall"
+    assert (await any_store.audit(1))[0].action == "announce"
+
+
+async def test_pause_and_mode_persist_and_announce_themselves(backend_url: str) -> None:
+    """Pause and mode survive a reopen; each change appends its event once."""
+    from moderation.store import create_store
+    from moderation.wall_state import Mode
+
+    store = create_store(backend_url)
+    await store.open()
+    assert await store.wall_state() == WallState()
+    assert await store.set_paused(True, "ana") is True
+    assert await store.set_paused(True, "ana") is False
+    assert await store.set_mode(Mode.POST, "ana") is True
+    assert await store.set_mode(Mode.POST, "ben") is False
+    await store.close()
+    store = create_store(backend_url)
+    await store.open()
+    try:
+        assert await store.wall_state() == WallState(Mode.POST, True, None)
+        assert (await store.snapshot(5)).paused is True
+        assert await store.set_paused(False, "ben") is True
+        assert [e.type for e in await store.events_after(PUBLIC, 0)] == [
+            "wall.paused", "wall.resumed"]
+        types = [e.type for e in await store.events_after(MODERATION, 0)]
+        assert types == ["wall.paused", "wall.mode", "wall.resumed"]
+        assert [(e.action, e.before, e.after) for e in await store.audit(3)] == [
+            ("resume", "paused", "running"), ("mode", "pre", "post"),
+            ("pause", "running", "paused")]
+    finally:
+        await store.close()
+
+
+async def test_rules_are_stored_and_announced(any_store: Store) -> None:
+    """Stored rules come back as stored, with a rules.changed event and an audit entry."""
+    assert await any_store.get_rules() is None
+    rules = {"blocked_words": ["casino"], "rate_limit_posts": 3, "hold_links": True}
+    await any_store.put_rules(rules, "ana")
+    assert await any_store.get_rules() == rules
+    event = (await any_store.events_after(MODERATION, 0))[-1]
+    assert event.type == "rules.changed" and event.data == {"rules": rules, "moderator": "ana"}
+    assert (await any_store.audit(1))[0].action == "rules"
+
+
+async def test_claims_split_the_queue_and_return_to_the_pool(any_store: Store) -> None:
+    """Batches never overlap; a release or a timeout returns them; a decision drops the claim."""
+    for n in range(1, 8):
+        await any_store.submit(make_post(n), PENDING)
+    ana = await any_store.claim("ana", 3, ttl=60, now=1000.0)
+    ben = await any_store.claim("ben", 3, ttl=60, now=1000.0)
+    assert ana == ["x:1", "x:2", "x:3"] and ben == ["x:4", "x:5", "x:6"]
+    assert await any_store.claim("ana", 3, ttl=60, now=1010.0) == ana  # topped up, not doubled
+    item = await any_store.get("x:2")
+    assert item is not None and item.claimed_by == "ana" and item.claim_until == 1070.0
+    await any_store.decide("x:1", Action.APPROVE, "ana")
+    decided = await any_store.get("x:1")
+    assert decided is not None and decided.claimed_by is None
+    assert await any_store.claim("ana", 3, ttl=60, now=1020.0) == ["x:2", "x:3", "x:7"]
+    assert await any_store.release("ana") == ["x:2", "x:3", "x:7"]
+    assert await any_store.release("ana") == []
+    assert await any_store.release_expired(now=1059.0) == []
+    assert await any_store.release_expired(now=1061.0) == ["x:4", "x:5", "x:6"]
+    cora = await any_store.claim("cora", 10, ttl=60, now=1062.0)
+    assert cora == ["x:2", "x:3", "x:4", "x:5", "x:6", "x:7"]
+    kinds = [(e.type, e.data["moderator"]) for e in await any_store.events_after(MODERATION, 0)
+             if e.type.startswith("queue.claimed") or e.type == "queue.released"]
+    assert kinds == [("queue.claimed", "ana"), ("queue.claimed", "ben"),
+                     ("queue.claimed", "ana"), ("queue.claimed", "ana"),
+                     ("queue.released", "ana"), ("queue.released", "ben"),
+                     ("queue.claimed", "cora")]

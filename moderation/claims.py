@@ -1,0 +1,56 @@
+"""Batches of pending posts that one moderator takes so colleagues review others."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from moderation.exceptions import InvalidAction
+
+DEFAULT_BATCH = 10
+MAX_BATCH = 100
+DEFAULT_TTL = 300.0
+
+Events = list[tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimable:
+    """A pending post's id and its claim, oldest pending first."""
+
+    id: str
+    claimed_by: str | None
+    claim_until: float | None
+
+    def free(self, now: float) -> bool:
+        """Nobody holds this post, or the claim has run out."""
+        return self.claimed_by is None or self.claim_until is None or self.claim_until <= now
+
+
+def select_batch(pending: list[Claimable], moderator: str, size: int, now: float) -> list[str]:
+    """The batch of a moderator: the posts they still hold, then the oldest free ones, up to
+    `size` in all, oldest first."""
+    held = [i.id for i in pending if i.claimed_by == moderator and not i.free(now)]
+    free = [i.id for i in pending if i.free(now)]
+    chosen = set((held + free)[:size])
+    return [i.id for i in pending if i.id in chosen]
+
+
+def claim_events(moderator: str, ids: list[str], until: float) -> Events:
+    """The moderation event that tells everyone which posts a moderator now holds."""
+    return [("queue.claimed", {"moderator": moderator, "ids": ids, "until": until})]
+
+
+def release_events(released: dict[str, list[str]]) -> Events:
+    """One moderation event per moderator whose posts went back to the pool."""
+    return [
+        ("queue.released", {"moderator": moderator, "ids": ids})
+        for moderator, ids in sorted(released.items()) if ids
+    ]
+
+
+def check_size(size: Any) -> int:
+    """A batch size from a request, or `InvalidAction` saying what is expected."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_BATCH:
+        raise InvalidAction(f"expected a batch size from 1 to {MAX_BATCH}, got {size!r}")
+    return size
