@@ -1,4 +1,4 @@
-"""HTTP endpoints: posts, decisions and health."""
+"""HTTP endpoints: posts, moderator commands, rules and health."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from moderation.exceptions import DecisionConflict, InvalidAction, UnknownPost
+from moderation.exceptions import DecisionConflict, InvalidAction, InvalidRules, UnknownPost
 from moderation.post import Status
-from moderation.queue import Action
-from server.auth import require_moderator
+from moderation.ruleset_config import rules_to_dict
+from server import commands
+from server.auth import require_change, require_moderator
+from server.commands import COMMANDS
 from server.state import Wall
 
 
@@ -58,48 +60,55 @@ async def list_posts(request: Request) -> JSONResponse:
     return JSONResponse({"items": [item.to_dict() for item in items]})
 
 
-async def apply_decision(
-    wall: Wall, post_id: Any, action: Any, moderator: str, expected: Any = None
-) -> dict[str, Any]:
-    """Apply one decision from any interface; raise a `ModerationError` when refused."""
-    if not isinstance(post_id, str) or not post_id:
-        raise InvalidAction(f"expected a post id, got {post_id!r}")
-    if not isinstance(action, str):
-        raise InvalidAction(f"expected an action name, got {action!r}")
-    parsed = Action.parse(action)
-    expected_status = None
-    if expected is not None:
-        try:
-            expected_status = Status(expected)
-        except ValueError:
-            raise InvalidAction(f"expected a status to compare with, got {expected!r}") from None
-    decision = await wall.store.decide(post_id, parsed, moderator, expected_status)
-    return {"id": decision.post_id, "action": parsed.value, "status": decision.after.value}
-
-
-async def decide(request: Request) -> JSONResponse:
-    """POST /api/posts/{id}/{action}: approve, reject or hide a post."""
-    moderator = require_moderator(request)
-    body: dict[str, Any] = {}
-    if await request.body():
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(400, "expected a JSON object or an empty body") from None
-        if not isinstance(body, dict):
-            raise HTTPException(400, "expected a JSON object or an empty body")
+async def _body(request: Request) -> dict[str, Any]:
+    if not await request.body():
+        return {}
     try:
-        result = await apply_decision(
-            _wall(request), request.path_params["post_id"], request.path_params["action"],
-            moderator, body.get("expected"),
-        )
-    except InvalidAction as exc:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(400, "expected a JSON object or an empty body") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "expected a JSON object or an empty body")
+    return body
+
+
+async def _run(request: Request, name: str, **fields: Any) -> JSONResponse:
+    """Run one moderator command for a state-changing request, with its CSRF token."""
+    moderator = require_change(request)
+    message = {**await _body(request), **fields, "type": name}
+    try:
+        result = await commands.run(_wall(request), moderator, message)
+    except (InvalidAction, InvalidRules) as exc:
         raise HTTPException(400, str(exc)) from None
     except UnknownPost as exc:
         raise HTTPException(404, str(exc)) from None
     except DecisionConflict as exc:
         raise HTTPException(409, str(exc)) from None
     return JSONResponse(result)
+
+
+async def decide(request: Request) -> JSONResponse:
+    """POST /api/posts/{id}/{action}: approve, reject, hide or pin a post."""
+    post_id, action = request.path_params["post_id"], request.path_params["action"]
+    if action == "pin":
+        return await _run(request, "pin", id=post_id)
+    return await _run(request, "decide", id=post_id, action=action)
+
+
+async def command(request: Request) -> JSONResponse:
+    """POST /api/{undo|unpin|announce|pause|resume|mode|claim|release} and PUT /api/rules."""
+    name = request.path_params.get("command", "rules")
+    if name not in COMMANDS or name == "decide":
+        raise HTTPException(404, f"no command {name!r}")
+    if name == "rules":
+        return await _run(request, "rules", rules=await _body(request))
+    return await _run(request, name)
+
+
+async def rules(request: Request) -> JSONResponse:
+    """GET /api/rules: the rules in force, for moderators."""
+    require_moderator(request)
+    return JSONResponse({"rules": rules_to_dict(await _wall(request).pipeline.current_rules())})
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -1,16 +1,37 @@
-"""Moderator login by password, kept in a signed session cookie."""
+"""Moderator sign-in, the session, CSRF tokens, and the Origin check of the moderator socket.
+
+- Sign-in: with an accounts file (`HASHWALL_ACCOUNTS_FILE`, argon2 hashes) each moderator
+  has a name and a password; without one, any name with the shared password.
+- Throttle: 5 failed sign-ins per 15 minutes per client address and per account name;
+  then 429 with `Retry-After`, even for the right password.
+- Session: a signed cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS) whose content
+  (a new session id and CSRF token) is replaced at every sign-in.
+- CSRF: every state-changing request must carry the session's token in `X-CSRF-Token`;
+  `POST /api/login` answers it, and `GET /api/me` tells it again.
+- Origin: `/ws/moderate` refuses, before accepting, a handshake whose `Origin` is not the
+  origin of `HASHWALL_PUBLIC_URL` (browsers do not apply the same-origin policy to
+  websockets); clients that send no `Origin` are not browsers and still need the cookie.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import math
+import secrets
+from pathlib import Path
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
+from moderation.accounts import check_name, load_accounts, verify
 from server.state import Wall
+from server.throttle import LoginThrottle
 
 SESSION_KEY = "moderator"
+CSRF_KEY = "csrf"
+CSRF_HEADER = "x-csrf-token"
 
 
 def moderator_of(conn: HTTPConnection) -> str | None:
@@ -27,6 +48,38 @@ def require_moderator(conn: HTTPConnection) -> str:
     return name
 
 
+def require_change(request: Request) -> str:
+    """The signed-in moderator of a state-changing request with its CSRF token, or 401/403."""
+    name = require_moderator(request)
+    expected = request.session.get(CSRF_KEY)
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not isinstance(expected, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HTTPException(403, "expected the X-CSRF-Token header of this session "
+                                 "(GET /api/me gives it), got a missing or wrong one")
+    return name
+
+
+def origin_allowed(conn: HTTPConnection) -> bool:
+    """Whether a websocket handshake comes from a page of the public URL (or no browser)."""
+    wall: Wall = conn.app.state.wall
+    origin = conn.headers.get("origin")
+    return origin is None or origin.rstrip("/") == wall.settings.public_origin
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle()
+    return throttle
+
+
+def _accounts(request: Request, path: Path) -> dict[str, str]:
+    accounts: dict[str, str] | None = getattr(request.app.state, "accounts", None)
+    if accounts is None:
+        accounts = request.app.state.accounts = load_accounts(path)
+    return accounts
+
+
 async def _credentials(request: Request) -> tuple[str, str]:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
@@ -38,28 +91,59 @@ async def _credentials(request: Request) -> tuple[str, str]:
     if not isinstance(body, dict) or not isinstance(body.get("password"), str):
         raise HTTPException(400, "expected a password")
     name = body.get("name") or "moderator"
-    if not isinstance(name, str) or not name.strip() or len(name) > 64:
-        raise HTTPException(400, "expected a moderator name of 1 to 64 characters")
-    return name.strip(), body["password"]
+    try:
+        return check_name(name if isinstance(name, str) else ""), body["password"]
+    except ValueError as exc:
+        raise HTTPException(400, f"moderator name: {exc}") from None
+
+
+async def _check(request: Request, wall: Wall, name: str, password: str) -> str | None:
+    if wall.settings.accounts_file is not None:
+        accounts = _accounts(request, wall.settings.accounts_file)
+        # argon2 takes tens of milliseconds on purpose: keep the event loop free meanwhile.
+        return await asyncio.to_thread(verify, accounts, name, password)
+    if hmac.compare_digest(password.encode(), wall.password.encode()):
+        return name
+    return None
 
 
 async def login(request: Request) -> JSONResponse:
-    """Sign a moderator in with the shared password."""
+    """Sign a moderator in; rotate the session and its CSRF token."""
     wall: Wall = request.app.state.wall
     name, password = await _credentials(request)
-    if not hmac.compare_digest(password.encode(), wall.password.encode()):
-        raise HTTPException(401, "wrong password")
+    throttle = _throttle(request)
+    address = f"ip:{request.client.host if request.client else '?'}"
+    account = f"account:{name.casefold()}"
+    wait = throttle.retry_after(address, account)
+    if wait > 0:
+        minutes = math.ceil(wait / 60)
+        raise HTTPException(429, f"too many failed sign-ins; try again in {minutes} min",
+                            headers={"Retry-After": str(math.ceil(wait))})
+    signed_in = await _check(request, wall, name, password)
+    if signed_in is None:
+        throttle.failed(address, account)
+        accounts = wall.settings.accounts_file is not None
+        raise HTTPException(401, "wrong name or password" if accounts else "wrong password")
+    throttle.forget(account)
     request.session.clear()
-    request.session[SESSION_KEY] = name
-    return JSONResponse({"moderator": name})
+    csrf = secrets.token_urlsafe(32)
+    request.session.update({SESSION_KEY: signed_in, CSRF_KEY: csrf,
+                            "sid": secrets.token_urlsafe(16)})
+    return JSONResponse({"moderator": signed_in, "csrf": csrf})
 
 
 async def logout(request: Request) -> JSONResponse:
     """Sign the moderator out."""
+    require_change(request)
     request.session.clear()
     return JSONResponse({"moderator": None})
 
 
 async def whoami(request: Request) -> JSONResponse:
-    """The signed-in moderator, or null."""
-    return JSONResponse({"moderator": moderator_of(request)})
+    """The signed-in moderator and the session's CSRF token, or nulls."""
+    wall: Wall = request.app.state.wall
+    name = moderator_of(request)
+    csrf = request.session.get(CSRF_KEY) if name else None
+    return JSONResponse({"moderator": name, "csrf": csrf,
+                         "public_url": wall.settings.public_url,
+                         "accounts": wall.settings.accounts_file is not None})

@@ -29,18 +29,23 @@ def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
-def snapshot(seq: int, posts: list[Post], reset: bool = False) -> dict[str, Any]:
-    """The approved posts a screen starts from, newest first, as of event `seq`."""
-    return {"type": SNAPSHOT, "seq": seq, "reset": reset, "posts": [p.to_dict() for p in posts]}
+def snapshot(seq: int, posts: list[Post], reset: bool = False, pinned: Post | None = None,
+             paused: bool = False) -> dict[str, Any]:
+    """The approved posts a screen starts from, newest first, as of event `seq`, with the
+    pinned post (or null) and whether moderators paused the wall."""
+    return {"type": SNAPSHOT, "seq": seq, "reset": reset, "posts": [p.to_dict() for p in posts],
+            "pinned": pinned.to_dict() if pinned else None, "paused": paused}
 
 
-def queue_snapshot(seq: int, pending: list[QueueItem], counts: dict[str, int]) -> dict[str, Any]:
-    """The pending queue a moderator starts from."""
+def queue_snapshot(seq: int, pending: list[QueueItem], counts: dict[str, int],
+                   **extra: Any) -> dict[str, Any]:
+    """The pending queue a moderator starts from, and what else the console shows."""
     return {
         "type": QUEUE_SNAPSHOT,
         "seq": seq,
         "pending": [item.to_dict() for item in pending],
         "counts": counts,
+        **extra,
     }
 
 
@@ -58,3 +63,21 @@ POST_PINNED = "post.pinned"
 POST_UNPINNED = "post.unpinned"
 WALL_PAUSED = "wall.paused"
 WALL_RESUMED = "wall.resumed"
+
+# Moderators to server (/ws/moderate), besides `decide`; answered by `ack` or `error`.
+UNDO = "undo"
+PIN = "pin"
+UNPIN = "unpin"
+ANNOUNCE = "announce"
+PAUSE = "pause"
+RESUME = "resume"
+MODE = "mode"
+CLAIM = "claim"
+RELEASE = "release"
+RULES = "rules"
+
+# Server to moderators (/ws/moderate), besides the queue events and the wall's own events.
+QUEUE_CLAIMED = "queue.claimed"
+QUEUE_RELEASED = "queue.released"
+WALL_MODE = "wall.mode"
+RULES_CHANGED = "rules.changed"

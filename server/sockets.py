@@ -12,10 +12,9 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from moderation.exceptions import ModerationError
-from moderation.post import Status
-from server import protocol
-from server.api import apply_decision
-from server.auth import moderator_of
+from server import commands, protocol
+from server.auth import moderator_of, origin_allowed
+from server.console_state import console_snapshot, presence
 from server.fanout import Client, Hub
 from server.protocol import encode
 from server.state import Wall
@@ -25,6 +24,7 @@ logger = logging.getLogger(__name__)
 # A client further behind than this starts again from a snapshot.
 MAX_BACKLOG = 2000
 CLOSE_UNAUTHORISED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
 
 Snapshot = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 OnMessage = Callable[[Client, Any], Awaitable[None]]
@@ -109,8 +109,9 @@ async def public_socket(ws: WebSocket) -> None:
     await ws.accept()
 
     async def snapshot() -> tuple[int, dict[str, Any]]:
-        seq, posts = await wall.store.snapshot(wall.settings.recent_posts)
-        return seq, protocol.snapshot(seq, posts)
+        snap = await wall.store.snapshot(wall.settings.recent_posts)
+        return snap.seq, protocol.snapshot(snap.seq, snap.posts, pinned=snap.pinned,
+                                           paused=snap.paused)
 
     await _serve(ws, wall.public, _since(ws), snapshot)
 
@@ -118,6 +119,11 @@ async def public_socket(ws: WebSocket) -> None:
 async def moderator_socket(ws: WebSocket) -> None:
     """/ws/moderate: the live queue and decisions, for signed-in moderators."""
     wall: Wall = ws.app.state.wall
+    if not origin_allowed(ws):
+        # Refused before accepting: the browser sees a failed handshake (HTTP 403).
+        logger.warning("refused /ws/moderate from origin %r", ws.headers.get("origin"))
+        await ws.close(CLOSE_FORBIDDEN_ORIGIN)
+        return
     moderator = moderator_of(ws)
     await ws.accept()
     if moderator is None:
@@ -127,23 +133,30 @@ async def moderator_socket(ws: WebSocket) -> None:
         return
 
     async def snapshot() -> tuple[int, dict[str, Any]]:
-        seq = await wall.store.last_seq(wall.moderation.channel)
-        pending = await wall.store.list_items(Status.PENDING, 500)
-        counts = {s.value: await wall.store.count(s) for s in Status}
-        return seq, protocol.queue_snapshot(seq, pending, counts)
+        return await console_snapshot(wall, moderator)
 
     async def on_message(client: Client, message: Any) -> None:
         ref = message.get("ref") if isinstance(message, dict) else None
-        if not isinstance(message, dict) or message.get("type") != protocol.DECIDE:
-            kind = message.get("type") if isinstance(message, dict) else type(message).__name__
-            reply = protocol.error(f"expected a message of type 'decide', got {kind!r}", ref)
+        if not isinstance(message, dict):
+            reply = protocol.error(f"expected a JSON object, got {type(message).__name__}")
         else:
             try:
-                result = await apply_decision(wall, message.get("id"), message.get("action"),
-                                              moderator, message.get("expected"))
+                result = await commands.run(wall, moderator, message)
                 reply = protocol.ack(ref, **result)
             except ModerationError as exc:
                 reply = protocol.error(str(exc), ref, code=type(exc).__name__)
         client.reply(encode(reply))
 
-    await _serve(ws, wall.moderation, _since(ws), snapshot, on_message)
+    present = presence(ws.app)
+    present[moderator] += 1
+    try:
+        await _serve(ws, wall.moderation, _since(ws), snapshot, on_message)
+    finally:
+        present[moderator] -= 1
+        if present[moderator] <= 0:
+            del present[moderator]
+            # The last console of this moderator left: its batch goes back to the pool.
+            try:
+                await wall.store.release(moderator)
+            except Exception:
+                logger.exception("could not release the batch of %s", moderator)

@@ -139,6 +139,7 @@ async def moderator(running: RunningServer, name: str = "ana") -> AsyncIterator[
     async with httpx.AsyncClient(base_url=running.base, timeout=TIMEOUT) as client:
         response = await client.post("/api/login", json={"name": name, "password": PASSWORD})
         assert response.status_code == 200, response.text
+        client.headers["X-CSRF-Token"] = response.json()["csrf"]
         yield client
 
 

@@ -1,0 +1,226 @@
+"""Access: accounts, login throttling, the session cookie, CSRF tokens and the Origin check."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+from websockets.exceptions import InvalidStatus
+
+from moderation.accounts import AccountsError, hash_password, parse_accounts
+from moderation.post import Status
+from server.settings import SettingsError
+from server.throttle import LoginThrottle
+from tests.utils import (
+    PASSWORD,
+    TIMEOUT,
+    RunningServer,
+    free_port,
+    make_post,
+    make_settings,
+    moderator,
+    recv,
+    run_server,
+    session_cookie,
+    ws_client,
+)
+
+
+@contextlib.asynccontextmanager
+async def served(store_url: str, **overrides: Any) -> AsyncIterator[RunningServer]:
+    """A real server whose public URL is its own address, as in production."""
+    port = free_port()
+    settings = make_settings(store_url=store_url, public_url=f"http://127.0.0.1:{port}",
+                             **overrides)
+    async with run_server(settings, port=port) as running:
+        yield running
+
+
+def from_address(running: RunningServer, address: str) -> httpx.AsyncClient:
+    """An HTTP client whose connections come from another loopback address."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=running.base, transport=transport, timeout=TIMEOUT)
+
+
+async def login(client: httpx.AsyncClient, name: str, password: str) -> httpx.Response:
+    """POST /api/login with a name and a password."""
+    return await client.post("/api/login", json={"name": name, "password": password})
+
+
+async def test_five_failures_from_one_address_block_it(store_url: str) -> None:
+    """After 5 failed sign-ins from one address, even the right password is refused there."""
+    async with served(store_url) as running:
+        async with from_address(running, "127.0.0.2") as client:
+            for n in range(5):
+                assert (await login(client, f"name{n}", "wrong")).status_code == 401
+            blocked = await login(client, "ana", PASSWORD)
+            assert blocked.status_code == 429
+            assert "too many failed sign-ins" in blocked.json()["error"]
+            assert 0 < int(blocked.headers["retry-after"]) <= 15 * 60
+            assert "hashwall_session" not in blocked.cookies
+        async with from_address(running, "127.0.0.3") as other:
+            assert (await login(other, "ana", PASSWORD)).status_code == 200
+
+
+async def test_five_failures_for_one_account_block_it_from_everywhere(store_url: str) -> None:
+    """Failures for one name from 5 addresses block that name, and only that name."""
+    async with served(store_url) as running:
+        for n in range(5):
+            async with from_address(running, f"127.0.0.{10 + n}") as client:
+                assert (await login(client, "Ana", "guess")).status_code == 401
+        async with from_address(running, "127.0.0.20") as client:
+            assert (await login(client, "ana", PASSWORD)).status_code == 429
+            assert (await login(client, "ben", PASSWORD)).status_code == 200
+
+
+def test_throttle_window_slides_and_success_clears_the_account() -> None:
+    """Failures older than the window stop counting; forgetting an account clears it."""
+    now = [1000.0]
+    throttle = LoginThrottle(limit=5, window=900, clock=lambda: now[0])
+    for _ in range(5):
+        throttle.failed("ip:a", "account:ana")
+        now[0] += 10
+    assert throttle.retry_after("ip:a") == pytest.approx(1000 + 900 - 1050)
+    now[0] = 1000 + 900.5
+    assert throttle.retry_after("ip:a") == 0  # the oldest failure left the window
+    throttle.failed("ip:a")
+    assert throttle.retry_after("ip:a") > 0
+    throttle.forget("account:ana")
+    assert throttle.retry_after("account:ana") == 0
+
+
+async def test_session_cookie_is_strict_httponly_and_rotated_at_login(store_url: str) -> None:
+    """Each sign-in issues a new HttpOnly SameSite=Strict cookie and a new CSRF token."""
+    async with served(store_url) as running:
+        async with httpx.AsyncClient(base_url=running.base, timeout=TIMEOUT) as client:
+            first = await login(client, "ana", PASSWORD)
+            cookie = first.headers["set-cookie"].lower()
+            assert "httponly" in cookie and "samesite=strict" in cookie
+            assert "secure" not in cookie
+            old_cookie, old_csrf = client.cookies["hashwall_session"], first.json()["csrf"]
+            second = await login(client, "ana", PASSWORD)
+            assert client.cookies["hashwall_session"] != old_cookie
+            assert second.json()["csrf"] != old_csrf
+            me = (await client.get("/api/me")).json()
+            assert me["moderator"] == "ana" and me["csrf"] == second.json()["csrf"]
+            stale = await client.post("/api/pause", headers={"X-CSRF-Token": old_csrf})
+            assert stale.status_code == 403
+
+
+async def test_cookie_is_secure_behind_https(store_url: str) -> None:
+    """With an https:// public URL the session cookie is marked Secure."""
+    settings = make_settings(store_url=store_url, public_url="https://wall.example.org")
+    async with run_server(settings) as running:
+        async with httpx.AsyncClient(base_url=running.base, timeout=TIMEOUT) as client:
+            response = await login(client, "ana", PASSWORD)
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+def _changing_routes(running: RunningServer) -> list[tuple[str, str]]:
+    paths = []
+    for route in running.app.routes:
+        if isinstance(route, Route) and route.methods and route.path != "/api/login":
+            for method in sorted(route.methods & {"POST", "PUT", "DELETE", "PATCH"}):
+                path = route.path.replace("{post_id}", "x:1").replace("{action}", "approve")
+                for command in ("undo", "pause", "mode", "announce", "claim", "release",
+                                "unpin", "resume"):
+                    if "{command}" in path:
+                        paths.append((method, path.replace("{command}", command)))
+                if "{command}" not in path:
+                    paths.append((method, path))
+    return paths
+
+
+async def test_every_state_changing_request_needs_the_csrf_token(store_url: str) -> None:
+    """A signed-in POST or PUT without the session's X-CSRF-Token is refused and changes nothing."""
+    async with served(store_url) as running:
+        await running.wall.pipeline.ingest(make_post(1))
+        routes = _changing_routes(running)
+        assert ("POST", "/api/posts/x:1/approve") in routes and ("PUT", "/api/rules") in routes
+        assert ("POST", "/api/logout") in routes and ("POST", "/api/pause") in routes
+        async with moderator(running) as http:
+            token = http.headers.pop("X-CSRF-Token")
+            for method, path in routes:
+                for headers in ({}, {"X-CSRF-Token": token + "x"}):
+                    response = await http.request(method, path, json={}, headers=headers)
+                    assert response.status_code == 403, (method, path, response.text)
+                    assert "X-CSRF-Token" in response.json()["error"]
+            assert (await http.get("/api/me")).json()["moderator"] == "ana"
+            item = await running.wall.store.get("x:1")
+            assert item is not None and item.status is Status.PENDING
+            assert (await running.wall.store.wall_state()).paused is False
+            ok = await http.post("/api/posts/x:1/approve", headers={"X-CSRF-Token": token})
+            assert ok.status_code == 200
+
+
+async def test_moderator_socket_refuses_a_foreign_origin(store_url: str) -> None:
+    """/ws/moderate refuses another site's Origin before accepting; its own origin is accepted."""
+    async with served(store_url) as running:
+        async with moderator(running) as http:
+            cookie = {"Cookie": session_cookie(http)}
+            with pytest.raises(InvalidStatus) as refused:
+                async with ws_client(f"{running.ws_base}/ws/moderate", origin="http://evil.example",
+                                     additional_headers=cookie):
+                    pass
+            assert refused.value.response.status_code == 403
+            own = running.base
+            async with ws_client(f"{running.ws_base}/ws/moderate", origin=own,
+                                 additional_headers=cookie) as ws:
+                assert (await recv(ws))["type"] == "queue.snapshot"
+        async with ws_client(f"{running.ws_base}/ws", origin="http://evil.example") as public:
+            assert (await recv(public))["type"] == "snapshot"  # attendees stay anonymous
+
+
+async def test_accounts_file_gives_each_moderator_a_password(store_url: str,
+                                                            tmp_path: Path) -> None:
+    """With an accounts file, a name signs in with its own argon2-checked password only."""
+    accounts = tmp_path / "moderators.txt"
+    accounts.write_text(f"# the team\nAna:{hash_password('ana secret')}\n"
+                        f"ben:{hash_password('ben secret')}\n", encoding="utf-8")
+    async with served(store_url, accounts_file=accounts) as running:
+        async with httpx.AsyncClient(base_url=running.base, timeout=TIMEOUT) as client:
+            assert (await login(client, "ana", "ben secret")).status_code == 401
+            assert (await login(client, "ana", PASSWORD)).status_code == 401
+            unknown = await login(client, "eve", "ana secret")
+            assert unknown.status_code == 401 and unknown.json()["error"] == (
+                "wrong name or password")
+            ok = await login(client, "ana", "ana secret")
+            assert ok.status_code == 200 and ok.json()["moderator"] == "Ana"
+            assert (await client.get("/api/me")).json()["accounts"] is True
+
+
+def test_bad_accounts_files_are_refused_with_the_line(tmp_path: Path) -> None:
+    """An accounts line without an argon2 hash, a duplicate or an empty file names the problem."""
+    with pytest.raises(AccountsError, match="line 2: expected name:"):
+        parse_accounts("ana:$argon2id$v=19$x\nben:plaintext\n")
+    with pytest.raises(AccountsError, match="appears twice"):
+        parse_accounts("ana:$argon2id$a\nANA:$argon2id$b\n")
+    with pytest.raises(AccountsError, match="at least one"):
+        parse_accounts("# nobody\n")
+    missing = tmp_path / "none.txt"
+    with pytest.raises(SettingsError, match="HASHWALL_ACCOUNTS_FILE"):
+        make_settings(accounts_file=missing)
+
+
+async def test_attendee_side_is_anonymous_and_read_only(store_url: str) -> None:
+    """Without a session, the approved posts are readable and every change is refused."""
+    async with served(store_url) as running:
+        await running.wall.pipeline.ingest(make_post(1))
+        async with httpx.AsyncClient(base_url=running.base, timeout=TIMEOUT) as anonymous:
+            assert (await anonymous.get("/api/posts?status=approved")).status_code == 200
+            for method, path in _changing_routes(running):
+                response = await anonymous.request(method, path, json={})
+                assert response.status_code == 401, (method, path)
+            assert (await anonymous.get("/api/audit")).status_code == 401
+            assert (await anonymous.get("/api/export.json")).status_code == 401
+        async with ws_client(f"{running.ws_base}/ws") as ws:
+            await recv(ws)
+            await ws.send(json.dumps({"type": "decide", "id": "x:1", "action": "approve"}))
+        item = await running.wall.store.get("x:1")
+        assert item is not None and item.status is Status.PENDING
