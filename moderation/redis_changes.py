@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moderation.post import Post, Status
-from moderation.queue import PUBLIC, QueueItem, screen_events
+from moderation.queue import MODERATION, PUBLIC, QueueItem, screen_events, unpin_events
 
 Value = str | dict[str, str]
 
 # The hash fields of one post, in the order `Record.parse` reads them.
 FIELDS = ("data", "status", "rule", "reason", "decided_by", "received_at", "updated_at",
-          "root", "n", "v", "op")
+          "claimed_by", "claim_until", "root", "n", "v", "op")
 
 
 class Keys:
@@ -26,6 +26,8 @@ class Keys:
         self.updates = f"{prefix}updates"  # counter: order of status changes
         self.shown = f"{prefix}shown"  # approved posts by the seq that showed them
         self.audit = f"{prefix}audit"
+        self.wall = f"{prefix}wall"  # the switches: mode, paused, pinned
+        self.rules = f"{prefix}rules"
 
     def post(self, post_id: str) -> str:
         return f"{self.post_prefix}{post_id}"
@@ -41,6 +43,14 @@ class Keys:
 
     def seq(self, channel: str) -> str:
         return f"{self.prefix}seq:{channel}"
+
+    def refs(self, moderator: str) -> str:
+        """The outcomes of a moderator's decisions by client ref."""
+        return f"{self.prefix}refs:{moderator}"
+
+    def undo(self, moderator: str) -> str:
+        """A moderator's decisions not undone yet, newest first."""
+        return f"{self.prefix}undo:{moderator}"
 
 
 @dataclass(slots=True)
@@ -67,6 +77,8 @@ class Record:
             decided_by=row["decided_by"],
             received_at=float(row["received_at"] or 0),
             updated_at=float(row["updated_at"] or 0),
+            claimed_by=row["claimed_by"],
+            claim_until=float(row["claim_until"]) if row["claim_until"] else None,
         )
         return cls(item, row["root"] or item.post.id, row["n"] or "0", int(row["v"] or 0),
                    row["op"])
@@ -79,7 +91,8 @@ class Changes:
     keys: Keys
     now: float
     token: str
-    guards: list[list[str]] = field(default_factory=list)
+    pinned: str | None = None  # the pinned post as read; set_status unpins it on leaving
+    guards: list[list[str | None]] = field(default_factory=list)
     ops: list[list[Any]] = field(default_factory=list)
     _refs: int = 0
 
@@ -102,6 +115,23 @@ class Changes:
         """Apply only if no version of this post arrived since it was read."""
         self.guards.append(["zcard", self.keys.group(root), str(size)])
 
+    def require_field(self, key: str, name: str, value: str | None) -> None:
+        """Apply only if a hash field still holds `value` (None: still absent)."""
+        self.guards.append(["field", key, name, value])
+
+    def require_head(self, key: str, value: str | None) -> None:
+        """Apply only if a list still starts with `value` (None: still empty)."""
+        self.guards.append(["head", key, value])
+
+    def write(self, *op: Any) -> None:
+        """One plain write: hset, hdel, set, lpush, lpop, zadd, zrem or xadd."""
+        self.ops.append(list(op))
+
+    def both(self, type_: str, data: dict[str, Any]) -> None:
+        """Append one event to the public and the moderation channel."""
+        self.event(PUBLIC, type_, data)
+        self.event(MODERATION, type_, data)
+
     def event(self, channel: str, type_: str, data: dict[str, Any]) -> dict[str, str]:
         """Append an event; return the reference of its sequence number."""
         self._refs += 1
@@ -110,12 +140,14 @@ class Changes:
                          type_, json.dumps(data, ensure_ascii=False), repr(self.now)])
         return {"ref": name}
 
-    def audit(self, actor: str, action: str, post_id: str, before: Status | None,
-              after: Status, rule: str | None) -> None:
-        """Append an audit entry."""
-        entry = {"at": self.now, "actor": actor, "action": action, "post_id": post_id,
-                 "before": before.value if before else None, "after": after.value, "rule": rule}
-        self.ops.append(["xadd", self.keys.audit, "entry", json.dumps(entry, ensure_ascii=False)])
+    def audit(self, actor: str, action: str, post_id: str, before: Status | str | None,
+              after: Status | str, rule: str | None) -> str:
+        """Append an audit entry; return it as stored."""
+        entry = json.dumps({"at": self.now, "actor": actor, "action": action,
+                            "post_id": post_id, "before": str(before) if before else None,
+                            "after": str(after), "rule": rule}, ensure_ascii=False)
+        self.ops.append(["xadd", self.keys.audit, "entry", entry])
+        return entry
 
     def insert(self, item: QueueItem, root: str) -> Record:
         """Add a new pending item (received now) to the queue and to its root's versions."""
@@ -133,6 +165,12 @@ class Changes:
         self.ops.append(["zadd", self.keys.status(Status.PENDING), n, item.post.id])
         return Record(item, root, n, 1, self.token)
 
+    def update(self, record: Record, fields: dict[str, Value]) -> None:
+        """Write some fields of a post as a new version, so that racing changes read again."""
+        record.version += 1
+        self.ops.append(["hset", self.keys.post(record.item.post.id),
+                         {**fields, "v": str(record.version), "op": self.token}])
+
     def set_status(self, record: Record, after: Status, actor: str, rule: str | None = None,
                    reason: str | None = None) -> None:
         """Change a post's status with its public events, like SQLiteStore._set_status."""
@@ -143,6 +181,13 @@ class Changes:
             ref = self.event(PUBLIC, type_, data)
             if type_ == "post.shown":
                 shown = ref
+        for type_, data in unpin_events(post_id, after, self.pinned):
+            self.pinned = None
+            self.ops.append(["hdel", self.keys.wall, "pinned"])
+            self.both(type_, {**data, "moderator": actor})
+        if after is not Status.PENDING and item.claimed_by is not None:
+            self.ops.append(["hdel", self.keys.post(post_id), "claimed_by", "claim_until"])
+            item.claimed_by = item.claim_until = None
         record.version += 1
         fields: dict[str, Value] = {"status": after.value, "decided_by": actor,
                                     "updated_at": repr(self.now), "v": str(record.version),

@@ -11,9 +11,12 @@ from __future__ import annotations
 # or {"ref": name} for a number an earlier op produced (a counter, a sequence number).
 # ARGV[2] is how many entries an event stream keeps (approximate trimming).
 #
-# guards: ["absent", key] | ["field", key, field, value] | ["zcard", key, count]
-# ops:    ["incr", key, ref] | ["hset", key, {field: value}] | ["zadd", key, score, member]
-#         | ["zrem", key, member] | ["xadd", key, field, value]  (automatic id)
+# guards: ["absent", key] | ["field", key, field, value or null for no such field]
+#         | ["zcard", key, count] | ["head", list key, first value or null for an empty list]
+# ops:    ["incr", key, ref] | ["hset", key, {field: value}] | ["hdel", key, field...]
+#         | ["set", key, value] | ["lpush", key, value] | ["lpop", key]
+#         | ["zadd", key, score, member] | ["zrem", key, member]
+#         | ["xadd", key, field, value]  (automatic id)
 #         | ["event", stream, counter, ref, type, data, at]  (id "<seq>-0", seq = INCR counter)
 APPLY = """
 local program = cjson.decode(ARGV[1])
@@ -22,13 +25,23 @@ for i, guard in ipairs(program.guards) do
   local kind, key = guard[1], guard[2]
   if kind == 'absent' then
     if redis.call('EXISTS', key) == 1 then return {'retry', i} end
-  elseif kind == 'field' then
-    if redis.call('HGET', key, guard[3]) ~= guard[4] then return {'retry', i} end
+  elseif kind == 'field' or kind == 'head' then
+    local now
+    if kind == 'field' then now = redis.call('HGET', key, guard[3])
+    else now = redis.call('LINDEX', key, 0) end
+    local want = guard[#guard]
+    if want == cjson.null then want = false end
+    if now ~= want then return {'retry', i} end
   elseif kind == 'zcard' then
     if redis.call('ZCARD', key) ~= tonumber(guard[3]) then return {'retry', i} end
   else
     return redis.error_reply('unknown guard ' .. tostring(kind))
   end
+end
+local known = {incr = 1, hset = 1, hdel = 1, set = 1, lpush = 1, lpop = 1, zadd = 1,
+               zrem = 1, xadd = 1, event = 1}
+for _, op in ipairs(program.ops) do
+  if not known[op[1]] then return redis.error_reply('unknown op ' .. tostring(op[1])) end
 end
 local refs = {}
 local function value(v)
@@ -46,6 +59,14 @@ for _, op in ipairs(program.ops) do
       args[#args + 1] = value(v)
     end
     redis.call('HSET', key, unpack(args))
+  elseif name == 'hdel' then
+    redis.call('HDEL', key, unpack(op, 3))
+  elseif name == 'set' then
+    redis.call('SET', key, op[3])
+  elseif name == 'lpush' then
+    redis.call('LPUSH', key, op[3])
+  elseif name == 'lpop' then
+    redis.call('LPOP', key)
   elseif name == 'zadd' then
     redis.call('ZADD', key, value(op[3]), op[4])
   elseif name == 'zrem' then
@@ -80,11 +101,14 @@ end
 return out
 """
 
-# SNAPSHOT reads the last public sequence number and the newest shown posts together,
-# so that no event can fall between the two reads.
-# KEYS[1] the public counter, KEYS[2] the shown index; ARGV: limit, the post key prefix.
+# SNAPSHOT reads the last public sequence number, the pause, the pinned post and the
+# newest shown posts together, so that no event can fall between the reads.
+# KEYS[1] the public counter, KEYS[2] the shown index, KEYS[3] the wall switches;
+# ARGV: limit, the post key prefix. Returns seq, paused, pinned post data, posts' data.
 SNAPSHOT = """
-local out = {redis.call('GET', KEYS[1]) or '0'}
+local out = {redis.call('GET', KEYS[1]) or '0', redis.call('HGET', KEYS[3], 'paused') or ''}
+local pinned = redis.call('HGET', KEYS[3], 'pinned')
+out[3] = pinned and redis.call('HGET', ARGV[2] .. pinned, 'data') or ''
 local ids = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
 for _, id in ipairs(ids) do
   out[#out + 1] = redis.call('HGET', ARGV[2] .. id, 'data')
