@@ -13,7 +13,6 @@ from moderation.queue import MODERATION, Action
 from tests.browser import injected, launch, new_context, wait_until
 from tests.utils import (
     PASSWORD,
-    RunningServer,
     free_port,
     make_post,
     make_settings,
