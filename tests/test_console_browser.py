@@ -60,6 +60,10 @@ async def test_a_tap_on_approve_puts_the_post_on_the_wall(browser: Browser,
         card = console.locator('#queue .card[data-id="x:1"]')
         await card.wait_for(timeout=WAIT_MS)
         assert "Salle comble" in await card.inner_text()
+        # Portrait: one pane at a time, and thumb-sized buttons.
+        assert not await console.locator("#pane-wall").is_visible()
+        button = await card.locator("button.approve").bounding_box()
+        assert button is not None and button["height"] >= 48 and button["width"] >= 120
         assert await console.locator("#depth").inner_text() == "1"
         await card.locator("button.approve").tap()
         shown = wall.locator('.post[data-id="x:1"]')
@@ -92,6 +96,12 @@ async def test_swipes_keys_and_an_outage_lose_no_decision(browser: Browser,
         await sign_in(page, server.base)
         first = page.locator('#queue .card[data-id="x:1"]')
         await first.wait_for(timeout=WAIT_MS)
+        # Landscape: the queue beside the wall's posts; J and K move the focus.
+        assert await page.locator("#pane-wall").is_visible()
+        await page.keyboard.press("j")
+        assert await page.locator(".card.focused").get_attribute("data-id") == "x:2"
+        await page.keyboard.press("k")
+        assert await page.locator(".card.focused").get_attribute("data-id") == "x:1"
         box = await first.bounding_box()
         assert box is not None
         y = box["y"] + box["height"] / 3

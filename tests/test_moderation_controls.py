@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from moderation.post import Status
 from moderation.wall_state import Mode
 from tests.moderation_helpers import console, of_type, reply_to, send, wait_for
-from tests.utils import RunningServer, make_post, moderator, recv, ws_client
+from tests.utils import (
+    RunningServer,
+    make_post,
+    make_settings,
+    moderator,
+    recv,
+    run_server,
+    ws_client,
+)
 
 
 async def test_hide_takes_a_post_back_from_every_screen(server: RunningServer) -> None:
@@ -154,3 +163,29 @@ async def test_bad_console_messages_are_refused_and_change_nothing(server: Runni
             assert error["type"] == "error" and error["message"], message
     item = await server.wall.store.get("x:1")
     assert item is not None and item.status is Status.PENDING
+
+
+async def test_rules_file_seeds_a_fresh_store_and_live_edits_survive_a_restart(
+    store_url: str, tmp_path: Path,
+) -> None:
+    """HASHWALL_RULES_FILE decides the first posts; after a live edit, a restart keeps the edit."""
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[rules]\nblocked_words = ["croissant"]\nlanguages = ["fr"]\n',
+                          encoding="utf-8")
+    settings = make_settings(store_url=store_url, rules_file=rules_file)
+    async with run_server(settings) as running:
+        wall = running.wall
+        blocked = await wall.pipeline.ingest(make_post(1, text="Un croissant svp"))
+        english = await wall.pipeline.ingest(make_post(2, text="Good morning", lang="en"))
+        insult = await wall.pipeline.ingest(make_post(3, text="quel connard"))  # list replaced
+        assert blocked is not None and blocked.rule == "blocked_word"
+        assert english is not None and english.rule == "language"
+        assert insult is not None and insult.status is Status.PENDING
+        async with moderator(running) as http:
+            edit = await http.put("/api/rules", json={"blocked_words": ["brioche"]})
+            assert edit.status_code == 200
+    async with run_server(settings) as running:
+        kept = await running.wall.pipeline.ingest(make_post(4, text="Une brioche"))
+        freed = await running.wall.pipeline.ingest(make_post(5, text="Un croissant"))
+    assert kept is not None and kept.rule == "blocked_word"
+    assert freed is not None and freed.status is Status.PENDING
