@@ -189,3 +189,23 @@ async def test_rules_file_seeds_a_fresh_store_and_live_edits_survive_a_restart(
         freed = await running.wall.pipeline.ingest(make_post(5, text="Un croissant"))
     assert kept is not None and kept.rule == "blocked_word"
     assert freed is not None and freed.status is Status.PENDING
+
+
+async def test_rate_limit_and_flood_hold_through_the_pipeline(server: RunningServer) -> None:
+    """Through the real pipeline, a chatty author is limited and a bot flood is held as one."""
+    wall = server.wall
+    async with moderator(server) as http:
+        response = await http.put("/api/rules", json={"rate_limit_posts": 2,
+                                                      "flood_accounts": 3})
+        assert response.status_code == 200, response.text
+    chatty = [await wall.pipeline.ingest(make_post(n, text=f"Point {n} du débat sur l'emploi",
+                                                   handle="chatty")) for n in (1, 2, 3)]
+    assert [i.rule if i else None for i in chatty] == [None, None, "rate_limit"]
+    slogan = "Rejoignez le meilleur réseau d'affaires gratuit maintenant sur notre site"
+    bots = [await wall.pipeline.ingest(make_post(10 + n, text=f"{slogan} #{n}",
+                                                 handle=f"bot{n}")) for n in range(4)]
+    assert [i.rule if i else None for i in bots] == [None, None, "bot_flood", "bot_flood"]
+    assert len({i.reason.rsplit("group ", 1)[1] for i in bots[2:] if i and i.reason}) == 1
+    again = await wall.pipeline.ingest(make_post(1, text="Point 1 du débat sur l'emploi",
+                                                 handle="chatty"))
+    assert again is not None and again.rule is None  # a duplicate is not counted twice
