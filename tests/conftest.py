@@ -1,4 +1,4 @@
-"""Shared fixtures: a store of each backend, and a running server."""
+"""Shared fixtures: a store of each backend, a running server, a browser per module."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 import redis
+from playwright.async_api import Browser
 
 from moderation.store import Store, create_store
 from tests.redis_server import RedisServer
@@ -62,3 +64,16 @@ async def server(store_url: str) -> AsyncIterator[RunningServer]:
                              blocked_words=["casino"])
     async with run_server(settings) as running:
         yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium per test module (tests/browser.py says which and how)."""
+    from playwright.async_api import async_playwright
+
+    from tests.browser import launch
+
+    async with async_playwright() as playwright:
+        chromium = await launch(playwright)
+        yield chromium
+        await chromium.close()

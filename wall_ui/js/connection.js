@@ -1,17 +1,33 @@
-// One websocket that reconnects by itself (exponential backoff with jitter) and
-// resumes with ?since= so that nothing is missed and nothing arrives twice.
+// One websocket that reconnects by itself (exponential backoff with jitter) and resumes
+// with ?since= so that nothing is missed and nothing arrives twice. Shared by every page.
+//
+//   new Connection(path, { onMessage, onState, minDelay, maxDelay, contiguous })
+//   .start()  .send(message) -> bool  .stop()  .seq (last sequence number applied)
+//
+// onState("open" | "closed", closeCode) reports the socket; onMessage gets each message once.
+// With `contiguous`, a sequence number that skips ahead (a gap) makes it resume at once.
+const SNAPSHOTS = new Set(["snapshot", "queue.snapshot"]);
+const UNAUTHORISED = 4401;
+// A connection that stayed up this long counts as healthy: the next retry starts fast again.
+const HEALTHY_MS = 5000;
+
 export class Connection {
-  constructor(path, { onMessage, onState, minDelay = 500, maxDelay = 15000 } = {}) {
+  constructor(path, options = {}) {
+    const { onMessage, onState, minDelay = 500, maxDelay = 15000, contiguous = false } = options;
     this.path = path;
     this.onMessage = onMessage || (() => {});
     this.onState = onState || (() => {});
     this.minDelay = minDelay;
     this.maxDelay = maxDelay;
+    this.contiguous = contiguous;
     this.seq = null;
     this.attempt = 0;
     this.socket = null;
     this.timer = null;
-    this.stopped = false;
+    this.openedAt = 0;
+    this.stopped = true;
+    this.wake = () => this.reconnectSoon();
+    this.goOffline = () => this.drop();
   }
 
   url() {
@@ -21,14 +37,25 @@ export class Connection {
   }
 
   start() {
+    if (!this.stopped) return;
     this.stopped = false;
+    // The browser knows before we do when the network comes back or goes away.
+    window.addEventListener("online", this.wake);
+    window.addEventListener("offline", this.goOffline);
+    document.addEventListener("visibilitychange", this.wake);
     this.open();
   }
 
   stop() {
     this.stopped = true;
+    window.removeEventListener("online", this.wake);
+    window.removeEventListener("offline", this.goOffline);
+    document.removeEventListener("visibilitychange", this.wake);
     clearTimeout(this.timer);
-    if (this.socket) this.socket.close();
+    this.timer = null;
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) socket.close();
   }
 
   send(message) {
@@ -40,45 +67,76 @@ export class Connection {
   open() {
     clearTimeout(this.timer);
     this.timer = null;
+    if (this.stopped) return;
     const socket = new WebSocket(this.url());
     this.socket = socket;
     socket.onopen = () => {
-      this.attempt = 0;
+      if (this.socket !== socket) return;
+      this.openedAt = Date.now();
       this.onState("open");
     };
     socket.onmessage = (event) => {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      if (typeof message.seq === "number" && message.seq > 0) {
-        if (message.type === "snapshot" || message.type === "queue.snapshot") {
-          this.seq = message.seq;
-        } else if (this.seq !== null && message.seq <= this.seq) {
-          return; // already applied before a reconnect
-        } else {
-          this.seq = message.seq;
-        }
-      } else if (message.type === "snapshot" || message.type === "queue.snapshot") {
-        this.seq = message.seq;
-      }
-      this.onMessage(message);
+      if (this.socket === socket) this.receive(event.data);
     };
-    socket.onclose = (event) => {
-      if (this.socket !== socket) return;
-      this.onState("closed", event.code);
-      if (!this.stopped && event.code !== 4401) this.retry();
-    };
+    socket.onclose = (event) => this.closed(socket, event.code);
     socket.onerror = () => {};
   }
 
+  receive(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!message || typeof message !== "object") return;
+    const seq = message.seq;
+    if (SNAPSHOTS.has(message.type)) {
+      if (typeof seq === "number") this.seq = seq;
+    } else if (typeof seq === "number" && seq > 0) {
+      if (this.seq !== null && seq <= this.seq) return; // already applied before a reconnect
+      if (this.contiguous && this.seq !== null && seq > this.seq + 1) {
+        this.drop(); // a gap: resume from what we have rather than apply out of order
+        return;
+      }
+      this.seq = seq;
+    }
+    this.onMessage(message);
+  }
+
+  // Close the current socket and retry: used on a gap, or when the browser goes offline.
+  drop() {
+    const socket = this.socket;
+    if (!socket) return;
+    this.closed(socket, 1006);
+    socket.close();
+  }
+
+  closed(socket, code) {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    if (this.openedAt && Date.now() - this.openedAt > HEALTHY_MS) this.attempt = 0;
+    this.openedAt = 0;
+    this.onState("closed", code);
+    if (!this.stopped && code !== UNAUTHORISED) this.retry();
+  }
+
   retry() {
-    if (this.timer !== null) return;
+    if (this.timer !== null || this.stopped) return;
+    // Equal jitter: never faster than half the ceiling, so a restarted server is not
+    // hit by every screen in the same instant.
     const ceiling = Math.min(this.maxDelay, this.minDelay * 2 ** this.attempt);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    this.attempt += 1;
+    this.attempt = Math.min(this.attempt + 1, 16);
     this.timer = setTimeout(() => this.open(), delay);
+  }
+
+  // The network is back or the page is visible again: skip what is left of the backoff.
+  reconnectSoon() {
+    if (this.stopped || this.socket || document.visibilityState === "hidden") return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.attempt = 0;
+    this.retry();
   }
 }

@@ -1,47 +1,166 @@
-// A bounded list of posts fed by /ws: snapshot, shown, retracted.
+// What a screen should show, fed by /ws: the recent approved posts, the featured post
+// (pinned, or the newest announcement) and the moderators' pause. No DOM here: the wall
+// and the phone view draw it their own way through the callbacks.
 import { Connection } from "./connection.js";
-import { POST_RETRACTED, POST_SHOWN, SNAPSHOT } from "./protocol.js";
-import { renderPost } from "./render.js";
+import {
+  POST_PINNED, POST_RETRACTED, POST_SHOWN, POST_UNPINNED, SNAPSHOT, WALL_PAUSED, WALL_RESUMED,
+} from "./protocol.js";
 
-export function startFeed(list, { limit, status }) {
-  const byId = new Map();
+const ANNOUNCEMENTS_KEPT = 8;
 
-  function add(post, atTop) {
-    if (byId.has(post.id)) return;
-    const card = renderPost(post);
-    byId.set(post.id, card);
-    if (atTop) list.prepend(card);
-    else list.append(card);
-    while (byId.size > limit) {
-      const last = list.lastElementChild;
-      if (!last) break;
-      byId.delete(last.dataset.id);
-      last.remove();
+function isPost(value) {
+  return Boolean(value && typeof value === "object" && typeof value.id === "string");
+}
+
+export class Feed {
+  // keep: how many recent posts to remember (the wall rotates through them).
+  constructor({ keep = 60, onReset, onShow, onRetract, onFeature, onPause } = {}) {
+    this.keep = keep;
+    this.posts = new Map(); // id -> post, oldest first
+    this.held = new Map(); // id -> {post, seq} approved during a pause, oldest first
+    this.announcements = []; // [{post, seq}], newest last
+    this.pin = null; // {post, seq}
+    this.featured = null;
+    this.paused = false;
+    this.onReset = onReset || (() => {});
+    this.onShow = onShow || (() => {});
+    this.onRetract = onRetract || (() => {});
+    this.onFeature = onFeature || (() => {});
+    this.onPause = onPause || (() => {});
+  }
+
+  // Newest first, as screens list them.
+  recent() {
+    return Array.from(this.posts.values()).reverse();
+  }
+
+  apply(message) {
+    switch (message.type) {
+      case SNAPSHOT: return this.snapshot(message);
+      case POST_SHOWN: return isPost(message.post) && this.shown(message.post, message.seq);
+      case POST_RETRACTED: return this.retract(message.id);
+      case POST_PINNED: return this.pinned(message);
+      case POST_UNPINNED: return this.unpinned();
+      case WALL_PAUSED: return this.setPaused(true);
+      case WALL_RESUMED: return this.setPaused(false);
+      default: return undefined;
     }
   }
 
-  function remove(id) {
-    const card = byId.get(id);
-    if (!card) return;
-    byId.delete(id);
-    card.remove();
+  snapshot(message) {
+    const incoming = (Array.isArray(message.posts) ? message.posts : []).filter(isPost);
+    const regular = incoming.filter((p) => p.kind !== "announcement");
+    this.announcements = incoming.filter((p) => p.kind === "announcement")
+      .slice(0, ANNOUNCEMENTS_KEPT).reverse().map((post) => ({ post, seq: 0 }));
+    const pinned = message.pinned;
+    if (isPost(pinned)) this.pin = { post: pinned, seq: 1 };
+    else if (typeof pinned === "string") {
+      const post = incoming.find((p) => p.id === pinned);
+      this.pin = post ? { post, seq: 1 } : null;
+    } else if (pinned === null) this.pin = null;
+    // Without the field (an older server), a pin we already know stays.
+    const wasPaused = this.paused;
+    if (typeof message.paused === "boolean") this.paused = message.paused;
+    if (this.paused && this.posts.size > 0) {
+      // Paused: keep what is shown, hold what is new, drop what was taken back.
+      const ids = new Set(regular.map((p) => p.id));
+      for (const id of Array.from(this.posts.keys())) {
+        if (!ids.has(id)) this.retract(id);
+      }
+      for (const post of regular.slice().reverse()) {
+        if (!this.posts.has(post.id)) this.hold(post);
+      }
+    } else {
+      this.posts.clear();
+      this.held.clear();
+      for (const post of regular.slice(0, this.keep).reverse()) this.posts.set(post.id, post);
+      this.onReset(this.recent());
+    }
+    if (wasPaused !== this.paused) this.onPause(this.paused);
+    this.refeature();
   }
 
+  shown(post, seq) {
+    if (this.paused) {
+      this.hold(post, seq);
+      return;
+    }
+    if (post.kind === "announcement") {
+      this.announcements = this.announcements.filter((a) => a.post.id !== post.id);
+      this.announcements.push({ post, seq: seq || 0 });
+      if (this.announcements.length > ANNOUNCEMENTS_KEPT) this.announcements.shift();
+      this.refeature();
+      return;
+    }
+    if (this.posts.has(post.id)) return;
+    this.posts.set(post.id, post);
+    while (this.posts.size > this.keep) this.posts.delete(this.posts.keys().next().value);
+    this.onShow(post);
+  }
+
+  hold(post, seq = 0) {
+    this.held.delete(post.id);
+    this.held.set(post.id, { post, seq });
+    while (this.held.size > this.keep) this.held.delete(this.held.keys().next().value);
+  }
+
+  retract(id) {
+    if (typeof id !== "string") return;
+    this.held.delete(id);
+    this.posts.delete(id);
+    this.announcements = this.announcements.filter((a) => a.post.id !== id);
+    if (this.pin && this.pin.post.id === id) this.pin = null;
+    this.refeature();
+    // Always told: a screen may still draw it (featured, or a phone's older posts).
+    this.onRetract(id);
+  }
+
+  pinned(message) {
+    const post = isPost(message.post) ? message.post : this.posts.get(message.id);
+    if (!post) return;
+    this.pin = { post, seq: message.seq || 0 };
+    this.refeature();
+  }
+
+  unpinned() {
+    this.pin = null;
+    this.refeature();
+  }
+
+  setPaused(paused) {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    this.onPause(paused);
+    if (!paused) {
+      const held = Array.from(this.held.values());
+      this.held.clear();
+      for (const { post, seq } of held) this.shown(post, seq);
+    }
+  }
+
+  // The featured place shows the newest of the pin and the announcements.
+  refeature() {
+    const announcement = this.announcements[this.announcements.length - 1] || null;
+    let next = this.pin;
+    if (announcement && (!next || announcement.seq > next.seq)) next = announcement;
+    const featured = next ? { post: next.post, reason: next === this.pin ? "pinned" : "announcement" }
+      : null;
+    const before = this.featured;
+    if (before?.post.id === featured?.post.id && before?.reason === featured?.reason) return;
+    this.featured = featured;
+    this.onFeature(featured);
+  }
+}
+
+// A Feed connected to /ws; `onState` reports the connection for the page's discreet sign.
+export function startFeed(feed, { onState, onMessage } = {}) {
   const connection = new Connection("/ws", {
+    contiguous: true,
     onMessage(message) {
-      if (message.type === SNAPSHOT) {
-        byId.clear();
-        list.replaceChildren();
-        for (const post of message.posts) add(post, false);
-      } else if (message.type === POST_SHOWN) {
-        add(message.post, true);
-      } else if (message.type === POST_RETRACTED) {
-        remove(message.id);
-      }
+      feed.apply(message);
+      if (onMessage) onMessage(message, connection);
     },
-    onState(state) {
-      if (status) status.hidden = state === "open";
-    },
+    onState,
   });
   connection.start();
   return connection;

@@ -1,81 +1,160 @@
 // Builds a post's DOM with textContent and DOM APIs only: user content is never HTML.
+import { relativeTime } from "./time.js";
+
+// Only absolute http(s) addresses become links or image sources; anything else is text.
 export function safeUrl(value) {
+  if (typeof value !== "string" || value === "") return null;
   try {
-    const url = new URL(value, location.href);
+    const url = new URL(value);
     return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
   } catch {
     return null;
   }
 }
 
-function el(tag, className, text) {
+export function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
+  if (text !== undefined && text !== null) node.textContent = String(text);
   return node;
 }
 
 function link(href, text) {
   const url = safeUrl(href);
-  if (!url) return el("span", "entity", text);
-  const a = el("a", "entity", text);
+  if (!url) return el("span", "entity url", text);
+  const a = el("a", "entity url", text);
   a.href = url;
   a.rel = "noopener noreferrer nofollow";
   a.target = "_blank";
   return a;
 }
 
+const MEDIA_LINK = /^https:\/\/(?:twitter|x)\.com\/[^/]+\/status\/\d+\/(?:photo|video)\/\d+$/;
+
+function str(value) {
+  return typeof value === "string" ? value : "";
+}
+
 // Entity offsets count code points, so the text is split as an array of code points.
-export function renderText(post) {
-  const box = el("p", "text");
+export function renderText(post, className = "text") {
+  const box = el("p", className);
   box.dir = "auto";
-  const chars = Array.from(post.text || "");
-  const spans = (post.entities || []).slice().sort((a, b) => a.start - b.start);
+  const lang = str(post.lang);
+  if (/^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(lang) && lang !== "und") box.lang = lang;
+  const chars = Array.from(str(post.text));
+  const spans = (Array.isArray(post.entities) ? post.entities : [])
+    .filter((s) => s && Number.isInteger(s.start) && Number.isInteger(s.end))
+    .sort((a, b) => a.start - b.start);
+  const hasMedia = Array.isArray(post.media) && post.media.length > 0;
   let at = 0;
   for (const span of spans) {
-    if (span.start < at || span.end > chars.length) continue;
+    if (span.start < at || span.end > chars.length || span.end <= span.start) continue;
     box.append(chars.slice(at, span.start).join(""));
     const text = chars.slice(span.start, span.end).join("");
-    if (span.type === "url") box.append(link(span.url || text, span.display || text));
-    else box.append(el("span", `entity ${span.type}`, text));
     at = span.end;
+    // X appends a link to the post's own photo: the photo is on the card already.
+    if (span.type === "url" && hasMedia && MEDIA_LINK.test(str(span.url))) continue;
+    const node = span.type === "url" ? link(span.url || text, str(span.display) || text)
+      : el("span", `entity ${span.type === "hashtag" ? "hashtag" : "mention"}`, text);
+    node.dir = "auto"; // "#tag" stays "#tag" inside right-to-left text
+    box.append(node);
   }
   box.append(chars.slice(at).join(""));
+  box.normalize();
+  if (box.lastChild && box.lastChild.nodeType === Node.TEXT_NODE) {
+    box.lastChild.textContent = box.lastChild.textContent.trimEnd();
+  }
   return box;
 }
 
-export function renderPost(post) {
+// A hue picked from the handle, so a missing avatar still tells authors apart.
+function hue(text) {
+  let h = 0;
+  for (const ch of text) h = (h * 31 + ch.codePointAt(0)) % 360;
+  return h;
+}
+
+export function renderAvatar(author) {
+  const box = el("span", "avatar");
+  const label = str(author.name) || str(author.handle) || "?";
+  box.dataset.initial = Array.from(label.trim())[0] || "?";
+  box.textContent = box.dataset.initial;
+  box.style.setProperty("--avatar-hue", String(hue(str(author.handle) || label)));
+  const src = safeUrl(author.avatar_url);
+  if (src) {
+    const img = el("img");
+    img.alt = "";
+    img.loading = "lazy";
+    img.decoding = "async";
+    img.referrerPolicy = "no-referrer";
+    // A broken avatar leaves the initial in place, never a hole.
+    img.addEventListener("error", () => img.remove(), { once: true });
+    img.src = src;
+    box.append(img);
+  }
+  return box;
+}
+
+function renderMedia(post, limit) {
+  const gallery = el("div", "gallery");
+  for (const media of (Array.isArray(post.media) ? post.media : []).slice(0, limit)) {
+    if (!media) continue;
+    const src = safeUrl(media.type === "photo" ? media.url || media.preview_url
+      : media.preview_url);
+    if (!src) continue;
+    const img = el("img", "media");
+    img.alt = str(media.alt_text);
+    img.loading = "lazy";
+    // Known dimensions reserve the space before the image arrives: no jump on slow links.
+    if (media.type === "photo" && Number.isInteger(media.width) && Number.isInteger(media.height)
+      && media.width > 0 && media.height > 0) {
+      img.width = media.width;
+      img.height = media.height;
+    }
+    img.decoding = "async";
+    img.referrerPolicy = "no-referrer";
+    img.addEventListener("error", () => {
+      img.remove();
+      if (!gallery.firstChild) gallery.remove(); // a broken image never leaves a hole
+    }, { once: true });
+    img.src = src;
+    gallery.append(img);
+  }
+  return gallery.firstChild ? gallery : null;
+}
+
+// The card of one post. Options: `lang` for the relative time, `media` how many images.
+export function renderPost(post, options = {}) {
+  const { lang = document.documentElement.lang || "en", media = 4 } = options;
   const card = el("article", "post");
-  card.dataset.id = post.id;
+  card.dataset.id = str(post.id);
+  if (post.kind === "announcement") card.classList.add("announcement");
+  const author = post.author && typeof post.author === "object" ? post.author : {};
   const head = el("header", "author");
-  const avatar = el("img", "avatar");
-  avatar.alt = "";
-  avatar.loading = "lazy";
-  const avatarUrl = post.author && safeUrl(post.author.avatar_url || "");
-  if (avatarUrl) avatar.src = avatarUrl;
-  avatar.onerror = () => avatar.classList.add("missing");
-  head.append(avatar);
+  head.append(renderAvatar(author));
   const who = el("span", "who");
-  who.append(el("span", "name", post.author ? post.author.name : ""));
-  who.append(el("span", "handle", post.author ? `@${post.author.handle}` : ""));
+  who.append(el("bdi", "name", str(author.name) || str(author.handle)));
+  const meta = el("span", "meta");
+  if (str(author.handle)) meta.append(el("bdi", "handle", `@${author.handle}`));
+  const created = str(post.created_at);
+  if (created && !Number.isNaN(Date.parse(created))) {
+    const time = el("time", "ago", relativeTime(created, lang));
+    time.dateTime = created;
+    meta.append(time);
+  }
+  who.append(meta);
   head.append(who);
   card.append(head);
   card.append(renderText(post));
-  if (post.referenced && post.kind === "quote") {
-    const quoted = el("blockquote", "quoted");
-    quoted.append(el("span", "name", post.referenced.author.name));
-    quoted.append(renderText(post.referenced));
-    card.append(quoted);
+  const quoted = post.referenced;
+  if (quoted && typeof quoted === "object" && post.kind === "quote") {
+    const box = el("blockquote", "quoted");
+    const quotedAuthor = quoted.author && typeof quoted.author === "object" ? quoted.author : {};
+    box.append(el("bdi", "name", str(quotedAuthor.name) || str(quotedAuthor.handle)));
+    box.append(renderText(quoted));
+    card.append(box);
   }
-  for (const media of post.media || []) {
-    const src = safeUrl(media.preview_url || media.url || "");
-    if (!src) continue;
-    const img = el("img", "media");
-    img.src = src;
-    img.alt = media.alt_text || "";
-    img.loading = "lazy";
-    img.onerror = () => img.remove();
-    card.append(img);
-  }
+  const gallery = media > 0 ? renderMedia(post, media) : null;
+  if (gallery) card.append(gallery);
   return card;
 }

@@ -1,6 +1,141 @@
-import { startFeed } from "./feed.js";
+// The projector wall: header with title, hashtags and QR code; a featured place; a few
+// cards that change calmly. One clock drives everything, so no timer can pile up.
+import { applyBranding, hashtagsText, loadConfig, logoImage } from "./branding.js";
+import { Feed, startFeed } from "./feed.js";
+import { currentLanguage, t } from "./i18n.js";
+import { el, renderPost } from "./render.js";
+import { fitCard, Stage } from "./stage.js";
+import { refreshTimes } from "./time.js";
 
-startFeed(document.getElementById("posts"), {
-  limit: 12,
-  status: document.getElementById("offline"),
+const TICK_MS = 1000;
+const TIMES_MS = 30 * 1000;
+// Against burn-in: the whole page drifts by a few pixels now and then.
+const SHIFT_MS = 3 * 60 * 1000;
+const SHIFT_PX = 6;
+
+const $ = (id) => document.getElementById(id);
+const body = document.body;
+const config = await loadConfig();
+applyBranding(config);
+const lang = currentLanguage();
+
+function header() {
+  $("title").textContent = config.title;
+  $("tags").textContent = hashtagsText(config);
+  const logo = logoImage(config);
+  if (logo) $("brand").prepend(logo);
+  $("qr").src = config.qr_url;
+  $("join-text").textContent = t("join");
+  let where = config.phone_url;
+  try {
+    const url = new URL(config.phone_url);
+    where = url.host + (url.pathname === "/" ? "" : url.pathname);
+  } catch {
+    // Shown as given.
+  }
+  $("join-url").textContent = where;
+  $("empty").textContent = t("invite", { tags: config.hashtags.join(" ") || "#" });
+  $("posts").setAttribute("aria-label", t("posts"));
+  $("paused-sign").title = t("paused");
+  $("offline").title = t("offline");
+  body.classList.add(config.layout === "spotlight" ? "layout-spotlight" : "layout-grid");
+}
+
+header();
+
+const featuredBox = $("featured");
+let stage = null;
+featuredBox.addEventListener("error", () => {
+  const card = featuredBox.querySelector(".post");
+  if (card) requestAnimationFrame(() => fitCard(card));
+}, true);
+
+function showFeatured(featured) {
+  const id = featured ? featured.post.id : null;
+  if (!featured) {
+    featuredBox.hidden = true;
+    featuredBox.replaceChildren();
+    $("stage").classList.remove("has-featured");
+  } else {
+    const label = el("p", "featured-label",
+      t(featured.reason === "pinned" ? "featured" : "announcement"));
+    const card = renderPost(featured.post, { lang, media: 1 });
+    card.classList.add("arriving");
+    featuredBox.replaceChildren(label, card);
+    featuredBox.hidden = false;
+    $("stage").classList.add("has-featured");
+    fitCard(card);
+  }
+  body.dataset.featured = id || "";
+  stage.setExcluded(id);
+  stage.trim();
+  stage.refit();
+}
+
+const feed = new Feed({
+  keep: 60,
+  onReset: (posts) => stage.reset(posts),
+  onShow: (post) => stage.arrive(post),
+  onRetract: (id) => stage.retract(id),
+  onFeature: showFeatured,
+  onPause(paused) {
+    $("paused-sign").hidden = !paused;
+    body.dataset.paused = String(paused);
+  },
 });
+stage = new Stage($("posts"), {
+  feed,
+  lang,
+  rotateSeconds: Number(config.rotate_seconds) || 12,
+  onEmpty(empty) {
+    $("empty").hidden = !empty || !featuredBox.hidden;
+  },
+});
+stage.reset([]);
+
+const connection = startFeed(feed, {
+  onState(state) {
+    // Discreet on purpose: the room keeps its posts, only a small dot says we are offline.
+    $("offline").hidden = state === "open";
+    body.dataset.connection = state;
+  },
+  onMessage(message, conn) {
+    body.dataset.seq = String(conn.seq);
+  },
+});
+
+let resized = false;
+window.addEventListener("resize", () => { resized = true; });
+document.fonts?.ready.then(() => { resized = true; });
+let lastTimes = Date.now();
+let lastShift = Date.now();
+
+function shift() {
+  const dx = Math.round((Math.random() * 2 - 1) * SHIFT_PX);
+  const dy = Math.round((Math.random() * 2 - 1) * SHIFT_PX);
+  $("frame").style.setProperty("--shift", `translate(${dx}px, ${dy}px)`);
+}
+
+function tick() {
+  const now = Date.now();
+  if (resized) {
+    resized = false;
+    stage.trim();
+    stage.refit();
+    const featuredCard = featuredBox.querySelector(".post");
+    if (featuredCard) fitCard(featuredCard);
+  }
+  stage.tick(now, feed.paused);
+  if (now - lastTimes >= TIMES_MS) {
+    lastTimes = now;
+    refreshTimes(body, lang, now);
+  }
+  if (now - lastShift >= SHIFT_MS) {
+    lastShift = now;
+    shift();
+  }
+}
+
+setInterval(tick, TICK_MS);
+// For a technician's console: what the wall knows, never used by the page itself.
+window.hashwall = { feed, stage, connection };

@@ -1,0 +1,277 @@
+"""The projector wall in headless Chromium against a real server."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from moderation.post import Status
+from moderation.queue import PUBLIC, Action, Verdict
+from moderation.store import create_store
+from tests.browser import (
+    distinct_colours,
+    new_context,
+    overflowing,
+    screenshot,
+    wait_until,
+)
+from tests.utils import RunningServer, make_post, make_settings, moderator, run_server
+from tests.wall_posts import announcement, hard_posts
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+WAIT_MS = 10_000
+TRUSTED = "trusted"
+
+
+
+def settings(store_url: str, **overrides: Any) -> Any:
+    return make_settings(store_url=store_url, trusted_authors=[TRUSTED], **overrides)
+
+
+async def approve(server: RunningServer, *posts: Any) -> None:
+    """Queue posts that a moderator then approves, in order."""
+    async with moderator(server) as http:
+        for post in posts:
+            await server.wall.pipeline.ingest(post)
+            response = await http.post(f"/api/posts/{post.id}/approve")
+            assert response.status_code == 200, response.text
+
+
+async def open_wall(browser: Browser, server: RunningServer, width: int = 1920,
+                    height: int = 1080) -> Page:
+    context = await new_context(browser, width, height)
+    page = await context.new_page()
+    await page.goto(f"{server.base}/wall")
+    await wait_until(page, "() => document.body.dataset.connection === 'open'")
+    return page
+
+
+async def cards(page: Page, selector: str = "#posts .post") -> list[str]:
+    ids: list[str] = await page.eval_on_selector_all(selector, "n => n.map(c => c.dataset.id)")
+    return ids
+
+
+async def settled(page: Page, count: int) -> None:
+    """Wait for `count` cards, their fonts and their images, so a screenshot is stable."""
+    await wait_until(page, """(count) => document.querySelectorAll("#posts .post").length === count
+        && document.fonts.status === "loaded"
+        && Array.from(document.images).every((img) => img.complete || !img.getClientRects().length)
+        && document.getAnimations().every((a) => a.playState !== "running")""", count)
+
+
+async def check_screen(page: Page, name: str, count: int) -> None:
+    """A screenshot that is not blank, no text outside its card, no broken image shown."""
+    await settled(page, count)
+    png = await screenshot(page, name)
+    assert await distinct_colours(page, png) >= 24, f"{name} looks blank"
+    assert await overflowing(page, vertical=True) == [], name
+    broken = await page.evaluate(
+        """Array.from(document.images).filter((i) => i.getClientRects().length
+             && i.naturalWidth === 0).map((i) => i.src)""")
+    assert broken == [], f"{name} shows broken images"
+    # Every avatar shows a picture or its initial: never an empty circle.
+    bare = await page.evaluate("""Array.from(document.querySelectorAll('.avatar'))
+        .filter((a) => !a.querySelector('img') && !a.textContent.trim()).length""")
+    assert bare == 0
+
+
+async def test_wall_lays_out_hard_posts_at_projector_sizes(browser: Browser,
+                                                           store_url: str) -> None:
+    """At 1920×1080 and 1024×768 the wall shows 6 and 4 cards: header, QR code, no overflow."""
+    async with run_server(settings(store_url)) as server:
+        posts = hard_posts()
+        await approve(server, *posts)
+        newest = [p.id for p in reversed(posts)]
+        page = await open_wall(browser, server)
+        await check_screen(page, "wall-1920x1080", 6)
+        assert sorted(await cards(page)) == sorted(newest[:6])
+        header = await page.evaluate("""[document.querySelector('#title').textContent,
+            document.querySelector('#tags').textContent,
+            document.querySelector('#qr').naturalWidth > 100,
+            document.querySelector('#join-text').textContent]""")
+        assert header == ["Université d'été du MEDEF", "#uemedef14  #Paroles2CEO", True,
+                          "Suivez le mur sur votre téléphone"]
+        # Long texts are fitted, and stay large enough to read from the back of the room.
+        sizes = await page.eval_on_selector_all(
+            "#posts .text", "n => n.map(t => parseFloat(getComputedStyle(t).fontSize))")
+        assert min(sizes) >= 1080 * 0.042 * 0.5 - 0.5
+        # The broken image left no hole and the RTL text reads right to left.
+        rtl = await page.evaluate("""(() => {
+            const text = document.querySelector('[data-id="x:11"] .text');
+            return getComputedStyle(text).direction + ' ' + text.querySelector('.hashtag')
+                .textContent;
+        })()""")
+        assert rtl == "rtl #uemedef14"
+        assert await page.locator('[data-id="x:8"] .gallery').count() == 0
+        await page.set_viewport_size({"width": 1024, "height": 768})
+        await check_screen(page, "wall-1024x768", 4)
+        # Hiding what is shown brings the older posts on screen: they lay out too.
+        async with moderator(server) as http:
+            for post_id in await cards(page):
+                assert (await http.post(f"/api/posts/{post_id}/hide")).status_code == 200
+        await wait_until(page, """(shown) => Array.from(document.querySelectorAll('#posts .post'))
+            .every((c) => !shown.includes(c.dataset.id))""", newest[:4])
+        await check_screen(page, "wall-1024x768-older", 4)
+        await page.context.close()
+
+
+async def test_spotlight_layout_in_english_with_an_announcement(browser: Browser,
+                                                                store_url: str) -> None:
+    """Branding settings change the layout, language, colours; announcements are featured."""
+    branded = settings(store_url, wall_layout="spotlight", language="en",
+                       event_title="Future of Work Forum", color_accent="#ffb300",
+                       hashtags=["#fow24"])
+    async with run_server(branded) as server:
+        await approve(server, *hard_posts()[:3])
+        await server.wall.store.announce(announcement(1, "Keynote starts in 5 minutes "
+                                                         "in the main hall 🎤"), "ana")
+        page = await open_wall(browser, server)
+        await page.wait_for_selector('#featured [data-id="hashwall:1"]', timeout=WAIT_MS)
+        await check_screen(page, "wall-spotlight-en-1920x1080", 1)
+        state = await page.evaluate("""[document.documentElement.lang,
+            document.querySelector('#join-text').textContent,
+            document.querySelector('.featured-label').textContent,
+            getComputedStyle(document.querySelector('.tags')).color]""")
+        assert state == ["en", "Follow the wall on your phone", "Announcement",
+                         "rgb(255, 179, 0)"]
+        # The featured post is not shown a second time in the slots.
+        assert await cards(page) == ["x:3"]
+        await page.context.close()
+
+
+async def test_pin_takes_the_featured_place_and_pause_holds_new_posts(browser: Browser,
+                                                                     store_url: str) -> None:
+    """A pin fills the featured place; a pause keeps what is shown and holds the new."""
+    async with run_server(settings(store_url)) as server:
+        store = server.wall.store
+        for n in range(1, 5):
+            await server.wall.pipeline.ingest(make_post(n, handle=TRUSTED))
+        page = await open_wall(browser, server)
+        await settled(page, 4)
+        assert await store.pin("x:2", "ana")
+        await page.wait_for_selector('#featured [data-id="x:2"]', timeout=WAIT_MS)
+        assert await page.text_content(".featured-label") == "À la une"
+        assert "x:2" not in await cards(page)
+        assert await store.set_paused(True, "ana")
+        await wait_until(page, "() => document.body.dataset.paused === 'true'")
+        await server.wall.pipeline.ingest(make_post(5, handle=TRUSTED))
+        seq = await store.last_seq(PUBLIC)
+        await wait_until(page, "(seq) => document.body.dataset.seq === String(seq)", seq)
+        assert "x:5" not in await cards(page)  # the event arrived and was held
+        # During the pause a retraction still applies at once.
+        async with moderator(server) as http:
+            assert (await http.post("/api/posts/x:1/hide")).status_code == 200
+        await page.wait_for_selector('[data-id="x:1"]', state="detached", timeout=WAIT_MS)
+        assert "x:5" not in await cards(page)
+        assert await store.set_paused(False, "ana")
+        await page.wait_for_selector('#posts [data-id="x:5"]', timeout=WAIT_MS)
+        assert await store.unpin("ana") == "x:2"
+        await page.wait_for_selector("#featured", state="hidden", timeout=WAIT_MS)
+        await page.context.close()
+
+
+async def test_a_hidden_post_leaves_the_wall_within_one_second(browser: Browser,
+                                                              store_url: str) -> None:
+    """From the moderator's hide request to the card leaving the page takes under 1 s."""
+    async with run_server(settings(store_url)) as server:
+        for n in range(1, 4):
+            await server.wall.pipeline.ingest(make_post(n, handle=TRUSTED))
+        page = await open_wall(browser, server)
+        await settled(page, 3)
+        await page.evaluate("""() => {
+            window.__removedAt = null;
+            new MutationObserver(() => {
+              if (!document.querySelector('[data-id="x:2"]') && window.__removedAt === null) {
+                window.__removedAt = Date.now();
+              }
+            }).observe(document.body, { childList: true, subtree: true });
+        }""")
+        async with moderator(server) as http:
+            asked = time.time() * 1000
+            assert (await http.post("/api/posts/x:2/hide")).status_code == 200
+        await page.wait_for_selector('[data-id="x:2"]', state="detached", timeout=WAIT_MS)
+        elapsed = await page.evaluate("window.__removedAt") - asked
+        assert 0 <= elapsed < 1000, f"the hidden post stayed {elapsed:.0f} ms"
+        assert sorted(await cards(page)) == ["x:1", "x:3"]
+        await page.context.close()
+
+
+async def test_wall_recovers_from_a_server_restart_without_gap_or_duplicate(
+    browser: Browser, store_url: str
+) -> None:
+    """While the server is down the wall keeps its posts; then it resumes where it stopped."""
+    config = settings(store_url)
+    frames: list[tuple[str, dict[str, Any]]] = []
+    async with run_server(config) as server:
+        port = server.port
+        for n in range(1, 6):
+            await server.wall.pipeline.ingest(make_post(n, handle=TRUSTED))
+        context = await new_context(browser, 1920, 1080)
+        page = await context.new_page()
+
+        def on_socket(ws: Any) -> None:
+            ws.on("framereceived", lambda payload: frames.append((ws.url, _json(payload))))
+
+        page.on("websocket", on_socket)
+        await page.goto(f"{server.base}/wall")
+        await settled(page, 5)
+    # The server is gone: the posts stay, a discreet sign appears, no error text.
+    await wait_until(page, "() => document.body.dataset.connection === 'closed'")
+    assert len(await cards(page)) == 5
+    assert await page.is_visible("#offline")
+    assert await page.evaluate("document.querySelector('#offline').textContent") == ""
+    # Meanwhile the queue moves on: two approvals and a hide the wall has not seen.
+    store = create_store(config.store_url)
+    await store.open()
+    await store.submit(make_post(6, handle=TRUSTED), Verdict(Status.APPROVED, "trusted"))
+    await store.submit(make_post(7, handle=TRUSTED), Verdict(Status.APPROVED, "trusted"))
+    await store.decide("x:3", Action.HIDE, "ana")
+    last = await store.last_seq(PUBLIC)
+    await store.close()
+    async with run_server(config, port=port):
+        await wait_until(page, "(seq) => document.body.dataset.seq === String(seq)", last, 20)
+        await wait_until(page, "() => document.querySelectorAll('#posts .post').length === 6")
+        shown = await cards(page)
+        assert sorted(shown) == ["x:1", "x:2", "x:4", "x:5", "x:6", "x:7"]
+        assert not await page.is_visible("#offline")
+    urls = list(dict.fromkeys(url for url, _ in frames))
+    assert len(urls) == 2 and urls[1].endswith("/ws?since=5"), urls
+    resumed = [message for url, message in frames if url == urls[1]]
+    assert [(m["type"], m["seq"]) for m in resumed] == [
+        ("post.shown", 6), ("post.shown", 7), ("post.retracted", 8)]
+    await context.close()
+
+
+def _json(payload: str | bytes) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(payload)
+    return message
+
+
+async def test_dom_stays_bounded_after_5000_posts(browser: Browser, store_url: str) -> None:
+    """5,000 posts streamed fast leave the wall with as many nodes as a few cards need."""
+    async with run_server(settings(store_url)) as server:
+        for n in range(1, 7):
+            await server.wall.pipeline.ingest(make_post(n, handle=TRUSTED))
+        page = await open_wall(browser, server)
+        await settled(page, 6)
+        before = await page.evaluate("document.getElementsByTagName('*').length")
+        for n in range(7, 5007):
+            await server.wall.pipeline.ingest(make_post(n, handle=TRUSTED))
+        last = await server.wall.store.last_seq(PUBLIC)
+        await wait_until(page, "(seq) => document.body.dataset.seq === String(seq)", last, 60)
+        state = await page.evaluate("""({
+            nodes: document.getElementsByTagName('*').length,
+            cards: document.querySelectorAll('.post').length,
+            kept: window.hashwall.feed.posts.size,
+            waiting: window.hashwall.stage.incoming.length,
+            remembered: window.hashwall.stage.lastShown.size,
+        })""")
+        assert state["cards"] == 6
+        assert state["nodes"] <= before + 20, (before, state)
+        assert state["kept"] <= 60 and state["waiting"] <= 6 and state["remembered"] <= 60
+        await page.context.close()
