@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from moderation.queue import MODERATION, PUBLIC
-from moderation.store import Store, create_store
-from server import api, auth, export, pages, sockets
+from moderation.store import Store, StoreUnavailable, create_store
+from server import api, auth, export, metrics, pages, sockets
 from server.claim_sweeper import ClaimSweeper
 from server.fanout import Hub
 from server.pipeline import Pipeline, pipeline_for
@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Redis is restarting or out of reach: the same request may succeed in a moment.
+    return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
 
 def sources_for(settings: Settings, pipeline: Pipeline) -> list[Source]:
@@ -86,12 +91,14 @@ def create_app(
             for source in reversed(wall.sources):
                 await source.stop()
             await sweeper.stop()
+            await pipeline.stop()
             await moderation.stop()
             await public.stop()
             await opened.close()
 
     routes = [
         Route("/healthz", api.healthz),
+        Route("/metrics", metrics.endpoint),
         Route("/api/posts", api.list_posts),
         Route("/api/posts/{post_id}/{action}", api.decide, methods=["POST"]),
         Route("/api/login", auth.login, methods=["POST"]),
@@ -115,6 +122,7 @@ def create_app(
                    same_site="strict", https_only=https),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={HTTPException: _http_error})
+                    exception_handlers={HTTPException: _http_error,
+                                        StoreUnavailable: _store_unavailable})
     app.state.moderator_password = moderator_password
     return app

@@ -12,11 +12,16 @@ import signal
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from moderation.store import StoreError, create_store
+from moderation.store import Store, StoreError, create_store
 from server.settings import Settings, SettingsError, load_settings
 from server.state import Source
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from server.pipeline import Pipeline
 
 logger = logging.getLogger("hashwall")
 
@@ -38,11 +43,29 @@ async def _check_store(url: str) -> None:
     await store.close()
 
 
+def _shared(settings: Settings) -> bool:
+    """Whether the store is shared by several processes (Redis): each role then runs apart."""
+    return settings.store_url.startswith(("redis://", "rediss://"))
+
+
+def _check_shared(settings: Settings) -> None:
+    """Every web process on one Redis must sign sessions and check passwords alike."""
+    if not settings.secret_key:
+        raise SettingsError("HASHWALL_SECRET_KEY: required with a Redis store, so that every "
+                            "web process signs moderator sessions with the same key; got nothing")
+    if not settings.moderator_password and not settings.accounts_file:
+        raise SettingsError("HASHWALL_MODERATOR_PASSWORD or HASHWALL_ACCOUNTS_FILE: required "
+                            "with a Redis store, so that moderators sign in alike on every web "
+                            "process; got neither")
+
+
 def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool) -> None:
     import uvicorn
 
     from server.app import create_app
 
+    if _shared(settings):
+        _check_shared(settings)
     asyncio.run(_check_store(settings.store_url))
     password = settings.moderator_password or secrets.token_urlsafe(9)
     app = create_app(settings, ingest=ingest, password=password)
@@ -90,6 +113,7 @@ async def _ingest(settings: Settings) -> int:
     if not sources:
         raise SettingsError("nothing to ingest: set X_BEARER_TOKEN or HASHWALL_REPLAY_FILE")
     stop = asyncio.Event()
+    status: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -97,6 +121,7 @@ async def _ingest(settings: Settings) -> int:
         for source in sources:
             await source.start()
         logger.info("ingesting from %s", ", ".join(s.name for s in sources))
+        status = await _ingest_status(settings, store, pipeline, sources)
         failed = asyncio.create_task(_first_failure(sources))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -108,8 +133,30 @@ async def _ingest(settings: Settings) -> int:
     finally:
         for source in reversed(sources):
             await source.stop()
+        await pipeline.stop()
+        if status is not None:
+            status[0].should_exit = True
+            await asyncio.wait({status[1]}, timeout=5)
         await store.close()
     return 0
+
+
+async def _ingest_status(settings: Settings, store: Store, pipeline: Pipeline,
+                         sources: list[Source]) -> tuple[uvicorn.Server, asyncio.Task[None]] | None:
+    """Serve /metrics and /healthz of the ingest role when HASHWALL_INGEST_STATUS asks."""
+    address = settings.ingest_status_address
+    if address is None:
+        return None
+    import uvicorn
+
+    from server.metrics import ingest_status_app
+
+    config = uvicorn.Config(ingest_status_app(store, pipeline, sources), host=address[0],
+                            port=address[1], lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name="ingest-status")
+    logger.info("ingest status on http://%s:%d/healthz and /metrics", *address)
+    return server, task
 
 
 async def _first_failure(sources: list[Source]) -> str:
@@ -147,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "serve":
-            _serve(load_settings(), args.host, _port(args.port), ingest=True, banner=True)
+            settings = load_settings()
+            if _shared(settings):
+                logger.info("the store is Redis: the sources run in `hashwall ingest`, not here")
+            _serve(settings, args.host, _port(args.port), ingest=not _shared(settings),
+                   banner=True)
         elif args.command == "demo":
             _serve(demo_settings(replay_speed=args.speed), args.host, _port(args.port),
                    ingest=True, banner=True)

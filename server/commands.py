@@ -14,6 +14,7 @@ from moderation.post import Status
 from moderation.queue import Action
 from moderation.ruleset_config import rules_from_dict, rules_to_dict
 from moderation.wall_state import Mode, make_announcement
+from server.metrics import count_decision
 from server.state import Wall
 
 Command = Callable[[Wall, str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -54,6 +55,8 @@ async def decide(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[st
             raise InvalidAction(f"expected a status to compare with, got {expected!r}") from None
     decision = await wall.store.decide(post_id, parsed, moderator, expected_status,
                                        client_ref(message))
+    if not decision.repeat:
+        count_decision(decision.action.value)
     return {"id": decision.post_id, "action": decision.action.value,
             "status": decision.after.value, **_repeat(decision.repeat)}
 

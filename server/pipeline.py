@@ -13,8 +13,9 @@ from moderation.post import Post
 from moderation.queue import QueueItem
 from moderation.rules import RuleContext, RuleSet, admit, evaluate, remember
 from moderation.ruleset_config import rules_from_dict, rules_to_dict
-from moderation.store import Store
+from moderation.store import Store, StoreUnavailable
 from moderation.wall_state import Mode
+from server.backlog import Backlog
 from server.settings import RetweetPolicy, Settings
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Pipeline:
         self.clock = clock
         self.received = 0
         self._stored: dict[str, Any] | None = None
+        self.backlog = Backlog(self._queue)
 
     async def start(self) -> None:
         """Seed a fresh store with the configured rules and mode; keep rules edited live."""
@@ -64,8 +66,26 @@ class Pipeline:
         return self.rules
 
     async def ingest(self, post: Post) -> QueueItem | None:
-        """Queue a post under the rules in force; return its item, or None when skipped."""
+        """Queue a post under the rules in force; return its item, or None when skipped.
+
+        While the store is unreachable the post waits in the backlog (None is returned) and
+        is queued, in arrival order, when the store returns.
+        """
         self.received += 1
+        if self.backlog:
+            await self.backlog.hold(post)
+            return None
+        try:
+            return await self._queue(post)
+        except StoreUnavailable as exc:
+            await self.backlog.hold(post, exc)
+            return None
+
+    async def stop(self) -> None:
+        """Stop queueing the posts that wait for the store."""
+        await self.backlog.stop()
+
+    async def _queue(self, post: Post) -> QueueItem | None:
         rules = await self.current_rules()
         admitted = admit(post, rules)
         if admitted is None:

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     rules_file: Path | None = None
     accounts_file: Path | None = None
     claim_timeout: float = Field(default=300.0, ge=10, le=86_400)
+    ingest_status: str | None = None
     replay_speed: float = 1.0
     recent_posts: int = Field(default=30, ge=1, le=500)
     client_queue_size: int = Field(default=256, ge=8, le=100_000)
@@ -199,6 +200,24 @@ class Settings(BaseSettings):
             except AccountsError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @field_validator("ingest_status")
+    @classmethod
+    def _ingest_status(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, _, port = value.rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected a port or host:port like 127.0.0.1:9100, got {value!r}")
+        return f"{host or '127.0.0.1'}:{port}"
+
+    @property
+    def ingest_status_address(self) -> tuple[str, int] | None:
+        """Where `hashwall ingest` serves /metrics and /healthz, or None."""
+        if self.ingest_status is None:
+            return None
+        host, _, port = self.ingest_status.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def public_origin(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from moderation.exceptions import ModerationError
+from moderation.store import StoreUnavailable
 from server import commands, protocol
 from server.auth import moderator_of, origin_allowed
 from server.console_state import console_snapshot, presence
@@ -143,7 +144,8 @@ async def moderator_socket(ws: WebSocket) -> None:
             try:
                 result = await commands.run(wall, moderator, message)
                 reply = protocol.ack(ref, **result)
-            except ModerationError as exc:
+            except (ModerationError, StoreUnavailable) as exc:
+                # The socket stays open while the store is away; the console sends again.
                 reply = protocol.error(str(exc), ref, code=type(exc).__name__)
         client.reply(encode(reply))
 

@@ -32,6 +32,15 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 @pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of one test alone (appendonly on, fsync always), to kill and restart."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def store_url(tmp_path: Path) -> str:
     """A fresh SQLite store file."""
     return f"sqlite:///{tmp_path / 'wall.sqlite3'}"

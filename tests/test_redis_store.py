@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,14 +16,6 @@ from tests.utils import free_port, make_post
 PENDING = Verdict(Status.PENDING)
 TRUSTED = Verdict(Status.APPROVED, "trusted_author")
 
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test alone (appendonly on, fsync always), to kill and restart."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("url, words", [
