@@ -262,7 +262,20 @@ function onClaims(message, claimed) {
   renderQueue();
 }
 
+// A command refused because the server cannot reach its store (a Redis restart) is kept in
+// the outbox and sent again, under the same ref, until the store is back.
+let retryTimer = null;
+
 function onAnswer(message) {
+  if (message.type === P.ERROR && message.code === "StoreUnavailable"
+      && outbox.has((m) => m.ref === message.ref)) {
+    if (retryTimer === null) {
+      retryTimer = setTimeout(() => { retryTimer = null; outbox.flush(); }, 1000);
+    }
+    say("The server cannot reach its store right now: your decisions are kept and sent again.");
+    updateBanner();
+    return;
+  }
   const sent = outbox.settle(message.ref);
   updateBanner();
   if (!sent) return;
