@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from moderation.store import Store
+from moderation.store import Store, StoreUnavailable
 from server.protocol import encode
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,10 @@ class Hub:
                     self.publish(event.seq, encode(event.message()))
             except asyncio.CancelledError:
                 raise
+            except StoreUnavailable as exc:
+                # Redis is restarting: resume from `position` once it answers, no gap.
+                logger.warning("the %s event log is out of reach; retrying: %s", self.channel, exc)
+                await asyncio.sleep(1.0)
             except Exception:
                 logger.exception("following the %s event log failed; retrying", self.channel)
                 await asyncio.sleep(1.0)
