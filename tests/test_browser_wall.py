@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import time
 from typing import Any
 
@@ -125,9 +127,12 @@ async def test_spotlight_layout_in_english_with_an_announcement(browser: Browser
     """Branding settings change the layout, language, colours; announcements are featured."""
     branded = settings(store_url, wall_layout="spotlight", language="en",
                        event_title="Future of Work Forum", color_accent="#ffb300",
-                       hashtags=["#fow24"])
+                       hashtags=["#fow24"], logo_url="/static/img/hashwall.svg",
+                       font_family="'Liberation Serif', serif")
     async with run_server(branded) as server:
-        await approve(server, *hard_posts()[:3])
+        recent = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 7200))
+        await approve(server, *hard_posts()[:2],
+                      dataclasses.replace(hard_posts()[2], created_at=recent))
         await server.wall.store.announce(announcement(1, "Keynote starts in 5 minutes "
                                                          "in the main hall 🎤"), "ana")
         page = await open_wall(browser, server)
@@ -139,6 +144,12 @@ async def test_spotlight_layout_in_english_with_an_announcement(browser: Browser
             getComputedStyle(document.querySelector('.tags')).color]""")
         assert state == ["en", "Follow the wall on your phone", "Announcement",
                          "rgb(255, 179, 0)"]
+        brand = await page.evaluate("""[document.querySelector('.logo').naturalWidth,
+            getComputedStyle(document.querySelector('.title')).fontFamily,
+            document.querySelector('#posts .ago').textContent,
+            document.querySelector('#featured .ago').textContent]""")
+        assert brand == [64, '"hashwall emoji", "Liberation Serif", serif', "2 hours ago",
+                         "Aug 27, 2014"]
         # The featured post is not shown a second time in the slots.
         assert await cards(page) == ["x:3"]
         await page.context.close()
@@ -170,6 +181,12 @@ async def test_pin_takes_the_featured_place_and_pause_holds_new_posts(browser: B
         assert "x:5" not in await cards(page)
         assert await store.set_paused(False, "ana")
         await page.wait_for_selector('#posts [data-id="x:5"]', timeout=WAIT_MS)
+        # It arrives calmly: a slow fade and rise, not a jump.
+        motion = await page.evaluate("""(() => {
+            const style = getComputedStyle(document.querySelector('[data-id="x:5"]'));
+            return [style.animationName, style.animationDuration];
+        })()""")
+        assert motion == ["arrive", "1.4s"]
         assert await store.unpin("ana") == "x:2"
         await page.wait_for_selector("#featured", state="hidden", timeout=WAIT_MS)
         await page.context.close()
@@ -275,3 +292,81 @@ async def test_dom_stays_bounded_after_5000_posts(browser: Browser, store_url: s
         assert state["nodes"] <= before + 20, (before, state)
         assert state["kept"] <= 60 and state["waiting"] <= 6 and state["remembered"] <= 60
         await page.context.close()
+
+
+# Counts the page's live timers: what would pile up over days if anything leaked.
+TIMER_COUNTER = """
+window.__timers = { intervals: new Set(), timeouts: new Set() };
+const setI = window.setInterval, clearI = window.clearInterval;
+const setT = window.setTimeout, clearT = window.clearTimeout;
+window.setInterval = (f, ms, ...a) => {
+  const id = setI(f, ms, ...a); __timers.intervals.add(id); return id;
+};
+window.clearInterval = (id) => { __timers.intervals.delete(id); clearI(id); };
+window.setTimeout = (f, ms, ...a) => {
+  const id = setT((...b) => { __timers.timeouts.delete(id); f(...b); }, ms, ...a);
+  __timers.timeouts.add(id); return id;
+};
+window.clearTimeout = (id) => { __timers.timeouts.delete(id); clearT(id); };
+"""
+HOUR_MS = 3600 * 1000
+
+
+async def test_long_run_keeps_one_clock_rotates_drifts_and_holds_its_memory(
+    browser: Browser, store_url: str
+) -> None:
+    """Eight simulated hours: posts rotate, the page drifts, timers and heap stay flat."""
+    async with run_server(settings(store_url)) as server:
+        context = await new_context(browser, 1920, 1080)
+        page = await context.new_page()
+        start = time.time()
+        await page.clock.install(time=start)
+        await page.add_init_script(TIMER_COUNTER)
+        await page.goto(f"{server.base}/wall")
+        await wait_until(page, "() => document.body.dataset.connection === 'open'")
+        # Nothing approved yet: an invitation, not an empty screen.
+        assert await page.text_content("#empty") == (
+            "Publiez avec #uemedef14 #Paroles2CEO : vos messages apparaîtront ici.")
+        assert await page.is_visible("#empty")
+        recent = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(start - 300))
+        for n in range(1, 11):
+            await server.wall.pipeline.ingest(
+                dataclasses.replace(make_post(n, handle=TRUSTED), created_at=recent))
+        await wait_until(page, "() => document.querySelectorAll('#posts .post').length === 6")
+        assert await page.is_hidden("#empty")
+        assert await page.text_content('[data-id="x:1"] .ago') == "il y a 5 minutes"
+        await page.evaluate("""() => {
+            window.__seen = new Set();
+            new MutationObserver(() => document.querySelectorAll('#posts .post')
+              .forEach((c) => window.__seen.add(c.dataset.id)))
+              .observe(document.querySelector('#posts'), { childList: true });
+        }""")
+        cdp = await context.new_cdp_session(page)
+
+        async def heap() -> int:
+            await cdp.send("HeapProfiler.collectGarbage")
+            used: int = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
+            return used
+
+        await page.clock.run_for(2 * HOUR_MS)
+        nodes = await page.evaluate("document.getElementsByTagName('*').length")
+        early = await heap()
+        await page.clock.run_for(6 * HOUR_MS)
+        state = await page.evaluate("""({
+            nodes: document.getElementsByTagName('*').length,
+            cards: document.querySelectorAll('#posts .post').length,
+            seen: window.__seen.size,
+            intervals: window.__timers.intervals.size,
+            timeouts: window.__timers.timeouts.size,
+            shift: document.querySelector('#frame').style.getPropertyValue('--shift'),
+            ago: document.querySelector('#posts .post .ago').textContent,
+        })""")
+        late = await heap()
+        assert state["cards"] == 6 and state["nodes"] == nodes
+        assert state["seen"] == 10  # every recent post came back on screen in turn
+        assert state["intervals"] == 1 and state["timeouts"] == 0
+        dx, dy = (int(v) for v in re.findall(r"-?\d+", state["shift"]))
+        assert abs(dx) <= 6 and abs(dy) <= 6
+        assert state["ago"] == "il y a 8 heures"
+        assert late - early < 512 * 1024, (early, late)
+        await context.close()

@@ -36,7 +36,8 @@ def hostile(n: int, payload: str, kind: Kind = Kind.QUOTE) -> Post:
             Entity("hashtag", tag_at, tag_at + len("#uemedef14"), "#uemedef14"),
             Entity("mention", 0, min(3, len(payload)), payload[:3]),
         ),
-        media=(Media("photo", payload, payload, payload, 10, 10),),
+        media=(Media("photo", f"https://pbs.twimg.com/media/{n}.jpg", None, payload, 10, 10),
+               Media("photo", payload, payload, payload, 10, 10)),
         permalink=payload, lang=payload, referenced=quoted if kind is Kind.QUOTE else None,
     )
 
@@ -71,11 +72,14 @@ async def assert_inert(page: Page, scripts: int) -> None:
     assert all(src.startswith(("http://", "https://")) for src in report["images"])
 
 
-async def shown_texts(page: Page) -> dict[str, str]:
-    texts: dict[str, str] = await page.evaluate("""Object.fromEntries(
+async def shown(page: Page) -> dict[str, list[str]]:
+    """Each card's text, author name and first image's alt text, by post id."""
+    found: dict[str, list[str]] = await page.evaluate("""Object.fromEntries(
         Array.from(document.querySelectorAll('#posts > .post')).map((card) =>
-          [card.dataset.id, card.querySelector(':scope > .text').textContent]))""")
-    return texts
+          [card.dataset.id, [card.querySelector(':scope > .text').textContent,
+                             card.querySelector('.name').textContent,
+                             card.querySelector('.media').alt]]))""")
+    return found
 
 
 def expected_text(payload: str) -> str:
@@ -99,9 +103,11 @@ async def test_corpus_stays_text_on_the_phone_view(browser: Browser, store_url: 
         await wait_until(page, "(n) => document.querySelectorAll('#posts > .post').length === n",
                          len(PAYLOADS))
         await assert_inert(page, scripts=1)
-        texts = await shown_texts(page)
+        cards = await shown(page)
         for n, payload in enumerate(PAYLOADS, start=1):
-            assert texts[f"x:{n}"].strip() == expected_text(payload).strip(), payload
+            text, name, alt = cards[f"x:{n}"]
+            assert text.strip() == expected_text(payload).strip(), payload
+            assert (name, alt) == (payload, payload)
         await context.close()
 
 
