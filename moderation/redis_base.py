@@ -97,6 +97,9 @@ class RedisBase(Store):
             settings = await self._persistence()
         except AuthenticationError as exc:
             await self.close()
+            if urlsplit(self.url).password is None:
+                raise StoreError(f"Redis at {self.where} asks for a password: expected it in the "
+                                 "URL, redis://:PASSWORD@host:port/db") from exc
             raise StoreError(f"Redis at {self.where} refused the credentials: {exc}") from exc
         except RedisError as exc:
             await self.close()

@@ -164,3 +164,22 @@ async def test_a_waiting_follower_wakes_for_an_event_from_another_instance(
     finally:
         await follower.close()
         await writer.close()
+
+
+async def test_wrong_redis_password_is_a_clear_error(own_redis: RedisServer) -> None:
+    """A Redis that wants a password refuses a wrong one, and the error says so."""
+    import redis
+
+    redis.Redis(port=own_redis.port).config_set("requirepass", "sesame")
+    for url, words in ((own_redis.url, "asks for a password: expected it in the URL"),
+                       (f"redis://:wrong@127.0.0.1:{own_redis.port}/0",
+                        "refused the credentials")):
+        with pytest.raises(StoreError, match=words) as error:
+            await asyncio.wait_for(create_store(url).open(), 10)
+        assert "wrong" not in str(error.value)  # the password never appears in messages
+    store = create_store(f"redis://:sesame@127.0.0.1:{own_redis.port}/0")
+    await store.open()
+    try:
+        assert (await store.health())["ok"] is True
+    finally:
+        await store.close()
