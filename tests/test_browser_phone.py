@@ -18,7 +18,7 @@ from tests.browser import (
     wait_until,
 )
 from tests.utils import RunningServer, make_post, make_settings, moderator, run_server
-from tests.wall_posts import hard_posts
+from tests.wall_posts import announcement, hard_posts
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -120,6 +120,11 @@ async def test_phone_view_is_live_newest_first_and_loads_older(browser: Browser,
             assert (await http.post("/api/posts/x:3/hide")).status_code == 200
         await page.wait_for_selector('[data-id="x:3"]', state="detached", timeout=10_000)
         assert await ids(page) == [f"x:{n}" for n in range(56, 0, -1) if n != 3]
+        # An announcement stands above the list, not in it.
+        await server.wall.store.announce(announcement(1, "Pause café jusqu'à 11 h"), "ana")
+        await page.wait_for_selector('#featured [data-id="hashwall:1"]', timeout=10_000)
+        assert await page.text_content("#featured .featured-label") == "Annonce"
+        assert "hashwall:1" not in await ids(page)
         assert await injected(page) == []
         await page.context.close()
 

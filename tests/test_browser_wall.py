@@ -179,6 +179,12 @@ async def test_pin_takes_the_featured_place_and_pause_holds_new_posts(browser: B
             assert (await http.post("/api/posts/x:1/hide")).status_code == 200
         await page.wait_for_selector('[data-id="x:1"]', state="detached", timeout=WAIT_MS)
         assert "x:5" not in await cards(page)
+        # A wall that opens during the pause learns the pause and the pin from its snapshot.
+        late = await open_wall(browser, server)
+        await late.wait_for_selector('#featured [data-id="x:2"]', timeout=WAIT_MS)
+        assert await late.evaluate("document.body.dataset.paused") == "true"
+        assert await late.is_visible("#paused-sign")
+        await late.context.close()
         assert await store.set_paused(False, "ana")
         await page.wait_for_selector('#posts [data-id="x:5"]', timeout=WAIT_MS)
         # It arrives calmly: a slow fade and rise, not a jump.

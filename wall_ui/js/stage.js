@@ -33,12 +33,12 @@ export function fitCard(card) {
 }
 
 export class Stage {
-  constructor(box, { feed, lang, rotateSeconds = 12, onEmpty }) {
+  constructor(box, { feed, lang, rotateSeconds = 12, onChange }) {
     this.box = box;
     this.feed = feed;
     this.lang = lang;
     this.rotateMs = rotateSeconds * 1000;
-    this.onEmpty = onEmpty || (() => {});
+    this.onChange = onChange || (() => {}); // the cards changed
     this.slots = []; // [{id, card, since}] in DOM order
     this.incoming = []; // posts waiting for a slot, oldest first
     this.lastShown = new Map(); // id -> when it was last on screen, to rotate fairly
@@ -62,7 +62,7 @@ export class Stage {
     this.incoming = [];
     this.lastShown.clear();
     for (const post of posts.slice(0, this.capacity())) this.place(post, false);
-    this.onEmpty(this.slots.length === 0);
+    this.onChange();
   }
 
   arrive(post) {
@@ -92,7 +92,7 @@ export class Stage {
     this.slots.splice(index, 1);
     const next = this.nextCandidate();
     if (next) this.place(next, true);
-    this.onEmpty(this.slots.length === 0);
+    this.onChange();
   }
 
   // Called by the page's one clock: bring in what waits, or rotate when all is quiet.
@@ -155,7 +155,7 @@ export class Stage {
     }
     this.lastChange = now;
     fitCard(card);
-    this.onEmpty(false);
+    this.onChange();
   }
 
   // After a resize or a change of the featured place, the number of slots may change.

@@ -70,6 +70,12 @@ function showFeatured(featured) {
   stage.setExcluded(id);
   stage.trim();
   stage.refit();
+  showInvitation();
+}
+
+// The invitation to post fills the stage only when it has nothing else to show.
+function showInvitation() {
+  $("empty").hidden = stage.slots.length > 0 || !featuredBox.hidden;
 }
 
 const feed = new Feed({
@@ -87,9 +93,7 @@ stage = new Stage($("posts"), {
   feed,
   lang,
   rotateSeconds: Number(config.rotate_seconds) || 12,
-  onEmpty(empty) {
-    $("empty").hidden = !empty || !featuredBox.hidden;
-  },
+  onChange: () => showInvitation(),
 });
 stage.reset([]);
 
