@@ -20,6 +20,7 @@ import hmac
 import math
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
@@ -59,11 +60,28 @@ def require_change(request: Request) -> str:
     return name
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _loopback_alias(origin: str, public: str) -> bool:
+    # localhost, 127.0.0.1 and [::1] name the same machine: a console opened under
+    # any of them is the organiser's own browser, not another site.
+    a, b = urlsplit(origin), urlsplit(public)
+    host_a = (a.hostname or "").lower()
+    host_b = (b.hostname or "").lower()
+    names = {h if ":" not in h else f"[{h}]" for h in (host_a, host_b)}
+    return a.scheme == b.scheme and a.port == b.port and names <= LOOPBACK_NAMES
+
+
 def origin_allowed(conn: HTTPConnection) -> bool:
     """Whether a websocket handshake comes from a page of the public URL (or no browser)."""
     wall: Wall = conn.app.state.wall
     origin = conn.headers.get("origin")
-    return origin is None or origin.rstrip("/") == wall.settings.public_origin
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    public = wall.settings.public_origin
+    return origin == public or _loopback_alias(origin, public)
 
 
 def _throttle(request: Request) -> LoginThrottle:

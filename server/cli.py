@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 from importlib import resources
 from pathlib import Path
@@ -59,11 +60,23 @@ def _check_shared(settings: Settings) -> None:
                             "process; got neither")
 
 
+def _local_url(host: str, port: int) -> str:
+    """The address of this process when no public URL is configured."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool) -> None:
     import uvicorn
 
     from server.app import create_app
 
+    if "public_url" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"public_url": _local_url(host, port)})
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            logger.warning("HASHWALL_PUBLIC_URL is not set: the wall's QR code and the "
+                           "moderators' Origin check use %s", settings.public_url)
     if _shared(settings):
         _check_shared(settings)
     asyncio.run(_check_store(settings.store_url))

@@ -177,6 +177,23 @@ async def test_moderator_socket_refuses_a_foreign_origin(store_url: str) -> None
             assert (await recv(public))["type"] == "snapshot"  # attendees stay anonymous
 
 
+async def test_loopback_names_of_the_public_url_count_as_one_origin(store_url: str) -> None:
+    """With a loopback public URL, a console opened at localhost is its own origin; ports count."""
+    async with served(store_url) as running, moderator(running) as http:
+        cookie = {"Cookie": session_cookie(http)}
+        for alias in (f"http://localhost:{running.port}", f"http://[::1]:{running.port}"):
+            async with ws_client(f"{running.ws_base}/ws/moderate", origin=alias,
+                                 additional_headers=cookie) as ws:
+                assert (await recv(ws))["type"] == "queue.snapshot"
+        for foreign in (f"http://localhost:{running.port + 1}",
+                        f"https://localhost:{running.port}", "http://localhost.evil.example"):
+            with pytest.raises(InvalidStatus) as refused:
+                async with ws_client(f"{running.ws_base}/ws/moderate", origin=foreign,
+                                     additional_headers=cookie):
+                    pass
+            assert refused.value.response.status_code == 403, foreign
+
+
 async def test_accounts_file_gives_each_moderator_a_password(store_url: str,
                                                             tmp_path: Path) -> None:
     """With an accounts file, a name signs in with its own argon2-checked password only."""

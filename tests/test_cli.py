@@ -89,6 +89,12 @@ async def test_demo_serves_health_and_approved_posts(tmp_path: Path) -> None:
             login = await http.post("/api/login", json={"name": "ana", "password": password})
             assert login.status_code == 200
             pending = (await http.get("/api/posts?status=pending&limit=500")).json()["items"]
+            # No HASHWALL_PUBLIC_URL: the demo's own address is the public one, so a console
+            # opened at localhost on the chosen port connects.
+            cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in http.cookies.items())}
+            async with ws_client(f"ws://127.0.0.1:{port}/ws/moderate", additional_headers=cookie,
+                                 origin=f"http://localhost:{port}") as console:
+                assert (await recv(console))["type"] == "queue.snapshot"
         async with ws_client(f"ws://127.0.0.1:{port}/ws") as ws:
             snapshot = await recv(ws)
         assert snapshot["type"] == "snapshot" and len(snapshot["posts"]) >= 20
