@@ -73,15 +73,17 @@ def _loopback_alias(origin: str, public: str) -> bool:
     return a.scheme == b.scheme and a.port == b.port and names <= LOOPBACK_NAMES
 
 
+def same_site(origin: str, public: str) -> bool:
+    """Whether a page of `origin` counts as a page of the public origin."""
+    origin = origin.rstrip("/")
+    return origin == public or _loopback_alias(origin, public)
+
+
 def origin_allowed(conn: HTTPConnection) -> bool:
     """Whether a websocket handshake comes from a page of the public URL (or no browser)."""
     wall: Wall = conn.app.state.wall
     origin = conn.headers.get("origin")
-    if origin is None:
-        return True
-    origin = origin.rstrip("/")
-    public = wall.settings.public_origin
-    return origin == public or _loopback_alias(origin, public)
+    return origin is None or same_site(origin, wall.settings.public_origin)
 
 
 def _throttle(request: Request) -> LoginThrottle:
@@ -164,4 +166,6 @@ async def whoami(request: Request) -> JSONResponse:
     csrf = request.session.get(CSRF_KEY) if name else None
     return JSONResponse({"moderator": name, "csrf": csrf,
                          "public_url": wall.settings.public_url,
+                         "origin_ok": same_site(str(request.base_url),
+                                                wall.settings.public_origin),
                          "accounts": wall.settings.accounts_file is not None})

@@ -185,6 +185,11 @@ async def test_loopback_names_of_the_public_url_count_as_one_origin(store_url: s
             async with ws_client(f"{running.ws_base}/ws/moderate", origin=alias,
                                  additional_headers=cookie) as ws:
                 assert (await recv(ws))["type"] == "queue.snapshot"
+        me = (await http.get("/api/me")).json()
+        assert me["origin_ok"] is True
+        async with httpx.AsyncClient(base_url=f"http://localhost:{running.port}",
+                                     timeout=TIMEOUT) as by_name:
+            assert (await by_name.get("/api/me")).json()["origin_ok"] is True
         for foreign in (f"http://localhost:{running.port + 1}",
                         f"https://localhost:{running.port}", "http://localhost.evil.example"):
             with pytest.raises(InvalidStatus) as refused:
@@ -241,3 +246,13 @@ async def test_attendee_side_is_anonymous_and_read_only(store_url: str) -> None:
             await ws.send(json.dumps({"type": "decide", "id": "x:1", "action": "approve"}))
         item = await running.wall.store.get("x:1")
         assert item is not None and item.status is Status.PENDING
+
+
+async def test_console_is_told_when_its_address_is_not_the_public_one(store_url: str) -> None:
+    """GET /api/me says origin_ok false when the page is not served under HASHWALL_PUBLIC_URL."""
+    settings = make_settings(store_url=store_url, public_url="https://wall.example.org")
+    async with run_server(settings) as running, httpx.AsyncClient(
+        base_url=running.base, timeout=TIMEOUT
+    ) as http:
+        me = (await http.get("/api/me")).json()
+    assert me["origin_ok"] is False and me["public_url"] == "https://wall.example.org"

@@ -424,7 +424,7 @@ function bind() {
 bind();
 showTab("queue");
 fetch("/api/me").then((r) => r.json()).then((who) => {
-  if (who.public_url && new URL(who.public_url).origin !== window.location.origin) {
+  if (who.public_url && who.origin_ok === false) {
     say(`This console is open at ${window.location.origin}, but HASHWALL_PUBLIC_URL is`
       + ` ${who.public_url}: the live queue only connects from the public address.`);
   }
