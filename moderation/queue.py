@@ -80,6 +80,7 @@ class QueueItem:
     extra: dict[str, Any] = field(default_factory=dict)
     claimed_by: str | None = None
     claim_until: float | None = None
+    shares: int = 0  # retweets counted toward this post (Store.share)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form used on the moderator socket and the API."""
@@ -93,6 +94,7 @@ class QueueItem:
             "updated_at": self.updated_at,
             "claimed_by": self.claimed_by,
             "claim_until": self.claim_until,
+            "shares": self.shares,
         }
 
 
@@ -170,10 +172,18 @@ def plan_decision(
     return plan
 
 
-def screen_events(post: Post, before: Status, after: Status) -> list[tuple[str, dict[str, Any]]]:
-    """The public events a status change makes: shown on approval, retracted on leaving it."""
+def screen_events(post: Post, before: Status, after: Status,
+                  shares: int = 0) -> list[tuple[str, dict[str, Any]]]:
+    """The public events a status change makes: shown on approval, retracted on leaving it.
+
+    `shares` is the share count screens show (`shares.screen_shares`); a shown post that was
+    shared carries it, so a screen needs no second message.
+    """
     if after is Status.APPROVED and before is not Status.APPROVED:
-        return [("post.shown", {"post": post.to_dict()})]
+        data: dict[str, Any] = {"post": post.to_dict()}
+        if shares > 0:
+            data["shares"] = shares
+        return [("post.shown", data)]
     if before is Status.APPROVED and after is not Status.APPROVED:
         return [("post.retracted", {"id": post.id})]
     return []

@@ -23,6 +23,7 @@ from moderation.post import Post, Status
 from moderation.queue import PUBLIC, AuditEntry, Event, QueueItem
 from moderation.redis_changes import FIELDS, Changes, Keys, Record
 from moderation.redis_scripts import APPLY, ITEMS, SNAPSHOT
+from moderation.shares import screen_counts
 from moderation.store import Store, StoreError, StoreUnavailable
 from moderation.wall_state import Mode, Snapshot, WallState
 
@@ -193,11 +194,17 @@ class RedisBase(Store):
 
     @translated
     async def snapshot(self, limit: int) -> Snapshot:
-        seq, paused, pinned, *rows = await self._snapshot(
+        seq, paused, pinned_data, pinned_shares, *rows = await self._snapshot(
             keys=[self.keys.seq(PUBLIC), self.keys.shown, self.keys.wall],
             args=[limit, self.keys.post_prefix])
-        return Snapshot(int(seq), [Post.from_dict(json.loads(r)) for r in rows if r],
-                        Post.from_dict(json.loads(pinned)) if pinned else None, bool(paused))
+        found = [(Post.from_dict(json.loads(data)), int(shares or 0))
+                 for data, shares in zip(rows[::2], rows[1::2], strict=True) if data]
+        pinned = Post.from_dict(json.loads(pinned_data)) if pinned_data else None
+        counts = {post.id: shares for post, shares in found}
+        if pinned is not None:
+            counts[pinned.id] = int(pinned_shares or 0)
+        return Snapshot(int(seq), [post for post, _ in found], pinned, bool(paused),
+                        screen_counts(counts))
 
     @translated
     async def approved_before(self, post_id: str, limit: int) -> list[Post]:

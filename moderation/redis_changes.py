@@ -8,12 +8,13 @@ from typing import Any
 
 from moderation.post import Post, Status
 from moderation.queue import MODERATION, PUBLIC, QueueItem, screen_events, unpin_events
+from moderation.shares import screen_shares
 
 Value = str | dict[str, str]
 
 # The hash fields of one post, in the order `Record.parse` reads them.
 FIELDS = ("data", "status", "rule", "reason", "decided_by", "received_at", "updated_at",
-          "claimed_by", "claim_until", "root", "n", "v", "op")
+          "claimed_by", "claim_until", "root", "n", "v", "op", "shares")
 
 
 class Keys:
@@ -28,6 +29,7 @@ class Keys:
         self.audit = f"{prefix}audit"
         self.wall = f"{prefix}wall"  # the switches: mode, paused, pinned
         self.rules = f"{prefix}rules"
+        self.shares = f"{prefix}shares"  # retweet id -> the post it was counted toward
 
     def post(self, post_id: str) -> str:
         return f"{self.post_prefix}{post_id}"
@@ -79,6 +81,7 @@ class Record:
             updated_at=float(row["updated_at"] or 0),
             claimed_by=row["claimed_by"],
             claim_until=float(row["claim_until"]) if row["claim_until"] else None,
+            shares=int(row["shares"] or 0),
         )
         return cls(item, row["root"] or item.post.id, row["n"] or "0", int(row["v"] or 0),
                    row["op"])
@@ -177,7 +180,7 @@ class Changes:
         item, post_id = record.item, record.item.post.id
         before = item.status
         shown: dict[str, str] | None = None
-        for type_, data in screen_events(item.post, before, after):
+        for type_, data in screen_events(item.post, before, after, screen_shares(item.shares)):
             ref = self.event(PUBLIC, type_, data)
             if type_ == "post.shown":
                 shown = ref

@@ -104,14 +104,17 @@ return out
 # SNAPSHOT reads the last public sequence number, the pause, the pinned post and the
 # newest shown posts together, so that no event can fall between the reads.
 # KEYS[1] the public counter, KEYS[2] the shown index, KEYS[3] the wall switches;
-# ARGV: limit, the post key prefix. Returns seq, paused, pinned post data, posts' data.
+# ARGV: limit, the post key prefix. Returns seq, paused, then the data and share count of
+# the pinned post ('' and '' when none), then of each post.
 SNAPSHOT = """
 local out = {redis.call('GET', KEYS[1]) or '0', redis.call('HGET', KEYS[3], 'paused') or ''}
 local pinned = redis.call('HGET', KEYS[3], 'pinned')
 out[3] = pinned and redis.call('HGET', ARGV[2] .. pinned, 'data') or ''
+out[4] = pinned and redis.call('HGET', ARGV[2] .. pinned, 'shares') or ''
 local ids = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
 for _, id in ipairs(ids) do
-  out[#out + 1] = redis.call('HGET', ARGV[2] .. id, 'data')
+  out[#out + 1] = redis.call('HGET', ARGV[2] .. id, 'data') or ''
+  out[#out + 1] = redis.call('HGET', ARGV[2] .. id, 'shares') or ''
 end
 return out
 """

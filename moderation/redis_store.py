@@ -21,9 +21,10 @@ from moderation.queue import (
 from moderation.redis_base import translated
 from moderation.redis_changes import Changes, Record
 from moderation.redis_controls import RedisControls
+from moderation.redis_shares import RedisShares
 
 
-class RedisStore(RedisControls):
+class RedisStore(RedisShares, RedisControls):
     """Each change reads, plans with the pure transitions, then applies if nothing moved."""
 
     async def _repeat(self, moderator: str, ref: str | None) -> Decision | None:

@@ -25,7 +25,9 @@ from moderation.queue import (
     screen_events,
     unpin_events,
 )
+from moderation.shares import screen_counts, screen_shares
 from moderation.sqlite_controls import SQLiteControls
+from moderation.sqlite_shares import SQLiteShares
 from moderation.store import Store, StoreError
 from moderation.wall_state import Snapshot
 
@@ -63,10 +65,14 @@ CREATE TABLE IF NOT EXISTS audit (
     rule TEXT
 );
 CREATE TABLE IF NOT EXISTS wall (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shares (
+    retweet TEXT PRIMARY KEY, original TEXT NOT NULL, at REAL NOT NULL
+);
 """
 # Columns added after the first release, for files created before them.
 MIGRATIONS = {
-    "posts": (("claimed_by", "TEXT"), ("claim_until", "REAL")),
+    "posts": (("claimed_by", "TEXT"), ("claim_until", "REAL"),
+              ("shares", "INTEGER NOT NULL DEFAULT 0")),
     "audit": (("ref", "TEXT"), ("undone", "INTEGER NOT NULL DEFAULT 0")),
 }
 INDEXES = """
@@ -75,12 +81,13 @@ CREATE INDEX IF NOT EXISTS audit_undo ON audit (actor, undone, n);
 """
 
 _ITEM_COLUMNS = (
-    "data, status, rule, reason, decided_by, received_at, updated_at, claimed_by, claim_until"
+    "data, status, rule, reason, decided_by, received_at, updated_at, claimed_by, claim_until,"
+    " shares"
 )
 
 
 def _item(row: sqlite3.Row | tuple[Any, ...]) -> QueueItem:
-    data, status, rule, reason, decided_by, received_at, updated_at, claimed_by, until = row
+    data, status, rule, reason, decided_by, received_at, updated_at, claimed_by, until, shares = row
     return QueueItem(
         post=Post.from_dict(json.loads(data)),
         status=Status(status),
@@ -91,10 +98,11 @@ def _item(row: sqlite3.Row | tuple[Any, ...]) -> QueueItem:
         updated_at=updated_at,
         claimed_by=claimed_by,
         claim_until=until,
+        shares=shares,
     )
 
 
-class SQLiteStore(SQLiteControls, Store):
+class SQLiteStore(SQLiteShares, SQLiteControls, Store):
     """Queue and event logs in one SQLite file (WAL); waiting is an in-process signal."""
 
     def __init__(self, url: str) -> None:
@@ -176,7 +184,8 @@ class SQLiteStore(SQLiteControls, Store):
         """Write a status change and its public events; return the channels touched."""
         touched = []
         shown_seq = None
-        for type_, data in screen_events(item.post, item.status, after):
+        for type_, data in screen_events(item.post, item.status, after,
+                                         screen_shares(item.shares)):
             seq = self._append(PUBLIC, type_, data, now)
             touched.append(PUBLIC)
             if type_ == "post.shown":
@@ -347,13 +356,17 @@ class SQLiteStore(SQLiteControls, Store):
         # One connection in one thread: no write can fall between these reads.
         seq = await self.last_seq(PUBLIC)
         rows = self.db.execute(
-            "SELECT data FROM posts WHERE status = ? ORDER BY shown_seq DESC LIMIT ?",
+            "SELECT data, shares FROM posts WHERE status = ? ORDER BY shown_seq DESC LIMIT ?",
             (Status.APPROVED.value, limit),
         ).fetchall()
         pinned_id = self._get("pinned")
         pinned = await self.get(pinned_id) if pinned_id else None
-        return Snapshot(seq, [Post.from_dict(json.loads(r[0])) for r in rows],
-                        pinned.post if pinned else None, bool(self._get("paused")))
+        posts = [Post.from_dict(json.loads(r[0])) for r in rows]
+        counts = {p.id: r[1] for p, r in zip(posts, rows, strict=True)}
+        if pinned is not None:
+            counts[pinned.post.id] = pinned.shares
+        return Snapshot(seq, posts, pinned.post if pinned else None, bool(self._get("paused")),
+                        screen_counts(counts))
 
     async def approved_before(self, post_id: str, limit: int) -> list[Post]:
         row = self.db.execute("SELECT shown_seq FROM posts WHERE id = ?", (post_id,)).fetchone()

@@ -42,6 +42,24 @@ class Store(abc.ABC):
         """Queue a post (idempotent on its id); return its item and whether it was new."""
 
     @abc.abstractmethod
+    async def share(self, retweet_id: str, original_id: str) -> int:
+        """Count retweet `retweet_id` toward the queued post `original_id`; return its count.
+
+        Atomic, and idempotent on `retweet_id`: a retweet already counted (replayed after a
+        reconnect or a restart) changes nothing and returns the current count of the post it
+        was counted toward. Otherwise the post's `shares` goes up by one, persisted with the
+        item, with the events of `shares.plan_share`: moderation `queue.shares`
+        `{"id", "shares"}` always, public `post.shares` `{"id", "shares": screen count}` only
+        when the post is approved and the count screens show changes. No audit entry: a
+        share is not a decision. `UnknownPost` when `original_id` is not queued (submit the
+        original first).
+        """
+
+    @abc.abstractmethod
+    async def share_counts(self, post_ids: list[str]) -> dict[str, int]:
+        """The exact share counts of those of `post_ids` that were shared, in one read."""
+
+    @abc.abstractmethod
     async def decide(
         self, post_id: str, action: Action, moderator: str, expected: Status | None = None,
         ref: str | None = None,
@@ -73,7 +91,8 @@ class Store(abc.ABC):
         """The last public sequence number and the newest approved posts, newest first.
 
         A `Snapshot` unpacks as `(seq, posts)` and also carries `pinned` (the pinned `Post`
-        or None) and `paused`, all as of the same `seq`.
+        or None), `paused` and `shares` (the counts screens show of the posts and the pinned
+        post that were shared, `shares.screen_counts`), all as of the same `seq`.
         """
 
     @abc.abstractmethod

@@ -51,12 +51,14 @@ class Snapshot(tuple[int, list[Post]]):
 
     pinned: Post | None
     paused: bool
+    shares: dict[str, int]  # post id -> the share count screens show, for shared posts only
 
     def __new__(cls, seq: int, posts: list[Post], pinned: Post | None = None,
-                paused: bool = False) -> Snapshot:
+                paused: bool = False, shares: dict[str, int] | None = None) -> Snapshot:
         self = super().__new__(cls, (seq, posts))
         self.pinned = pinned
         self.paused = paused
+        self.shares = shares or {}
         return self
 
     @property

@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from moderation.exceptions import DecisionConflict, InvalidAction, ModerationError, UnknownPost
 from moderation.post import Status
 from moderation.queue import ALLOWED_FROM, PUBLIC, RESULT, Action, Verdict
+from moderation.shares import screen_shares
 from moderation.sqlite_store import SQLiteStore
 from tests.utils import make_post
 
@@ -55,6 +56,7 @@ class QueueModel(RuleBasedStateMachine):
         self.pinned: str | None = None
         self.refs: dict[tuple[str, str], Status] = {}
         self.counter = 0
+        self.shared: dict[str, str] = {}  # retweet id -> the post it counted toward
 
     def run(self, coroutine):  # type: ignore[no-untyped-def]
         return self.loop.run_until_complete(coroutine)
@@ -186,6 +188,18 @@ class QueueModel(RuleBasedStateMachine):
         assert self.status[post] is Status.APPROVED
         self.pinned = post
 
+    @rule(retweet=st.integers(min_value=1, max_value=6), n=POSTS)
+    def share(self, retweet: int, n: int) -> None:
+        """A retweet counts once toward a queued post, replayed or not."""
+        retweet_id, post = f"x:{100 + retweet}", f"x:{n}"
+        try:
+            count = self.run(self.store.share(retweet_id, post))
+        except UnknownPost:
+            assert retweet_id not in self.shared and post not in self.status
+            return
+        self.shared.setdefault(retweet_id, post)
+        assert count == sum(p == self.shared[retweet_id] for p in self.shared.values())
+
     @rule()
     def restart(self) -> None:
         """Close the store and open the same file again, as a server restart does."""
@@ -214,6 +228,7 @@ class QueueModel(RuleBasedStateMachine):
     @invariant()
     def replaying_the_event_log_gives_the_screen_state(self) -> None:
         screen: list[str] = []
+        shares: dict[str, int] = {}
         pinned = None
         after = 0
         while events := self.run(self.store.events_after(PUBLIC, after)):
@@ -223,8 +238,14 @@ class QueueModel(RuleBasedStateMachine):
                 if event.type == "post.shown":
                     assert event.data["post"]["id"] not in screen  # no duplicate
                     screen.insert(0, event.data["post"]["id"])
+                    if "shares" in event.data:
+                        shares[event.data["post"]["id"]] = event.data["shares"]
                 elif event.type == "post.retracted":
                     screen.remove(event.data["id"])
+                    shares.pop(event.data["id"], None)
+                elif event.type == "post.shares":
+                    assert event.data["id"] in screen  # only a shown post's count
+                    shares[event.data["id"]] = event.data["shares"]
                 elif event.type == "post.pinned":
                     pinned = event.data["id"]
                 elif event.type == "post.unpinned":
@@ -233,6 +254,9 @@ class QueueModel(RuleBasedStateMachine):
         assert snapshot.seq == after
         assert screen == [p.id for p in snapshot.posts]
         assert pinned == self.pinned
+        assert shares == snapshot.shares
+        counts = {p: sum(o == p for o in self.shared.values()) for p in self.shared.values()}
+        assert shares == {p: screen_shares(n) for p, n in counts.items() if p in screen}
 
 
 QueueModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40,

@@ -43,6 +43,8 @@ operations = st.one_of(
     st.tuples(st.just("release"), st.sampled_from(MODERATORS)),
     st.tuples(st.just("expire"), st.integers(0, 3)),
     st.tuples(st.just("rules"), st.integers(0, 2)),
+    st.tuples(st.just("share"), st.integers(1, 8), post_numbers),
+    st.tuples(st.just("share"), st.integers(1, 8), post_numbers),
 )
 
 
@@ -90,6 +92,8 @@ async def _apply(store: Store, op: tuple[Any, ...]) -> Any:
         return await store.release(args[0])
     if name == "expire":
         return await store.release_expired(now=1000.0 + 60 * args[0])
+    if name == "share":
+        return await store.share(f"x:{100 + args[0]}", f"x:{args[1]}")
     await store.put_rules({"blocked_words": [f"word{args[0]}"]}, "ben")
     return None
 
@@ -102,8 +106,10 @@ async def _state(store: Store) -> Any:
               for c in CHANNELS}
     audit = [e.to_dict() for e in await store.audit(1000)]
     pinned = snapshot.pinned.id if snapshot.pinned else None
+    shares = await store.share_counts([f"x:{n}" for n in range(1, 7)])
     return _plain([seq, [p.id for p in posts], pinned, snapshot.paused, items, events, audit,
-                   (await store.wall_state()).to_dict(), await store.get_rules()])
+                   (await store.wall_state()).to_dict(), await store.get_rules(),
+                   snapshot.shares, shares])
 
 
 async def _run(store: Store, ops: list[tuple[Any, ...]]) -> list[Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from moderation.exceptions import DecisionConflict, UnknownPost
 from moderation.post import Status
-from moderation.queue import MODERATION, PUBLIC, Action, Verdict
+from moderation.queue import MODERATION, PUBLIC, Action, Event, Verdict
 from moderation.store import Store
 from moderation.wall_state import WallState
 from tests.utils import make_post
@@ -344,3 +344,117 @@ async def test_claims_split_the_queue_and_return_to_the_pool(any_store: Store) -
                      ("queue.claimed", "ana"), ("queue.claimed", "ana"),
                      ("queue.released", "ana"), ("queue.released", "ben"),
                      ("queue.claimed", "cora")]
+
+
+def _screen_counts(events: list[Event]) -> dict[str, int]:
+    """The share counts a screen holds after applying these public events from the start."""
+    counts: dict[str, int] = {}
+    for event in events:
+        if event.type == "post.shown" and "shares" in event.data:
+            counts[event.data["post"]["id"]] = event.data["shares"]
+        elif event.type == "post.shares":
+            counts[event.data["id"]] = event.data["shares"]
+        elif event.type == "post.retracted":
+            counts.pop(event.data["id"], None)
+    return counts
+
+
+async def test_a_retweet_counts_once_toward_its_original(any_store: Store) -> None:
+    """Each retweet id adds one share, once; moderators get every count, screens nothing yet."""
+    await any_store.submit(make_post(1), PENDING)
+    assert await any_store.share("x:101", "x:1") == 1
+    assert await any_store.share("x:102", "x:1") == 2
+    assert await any_store.share("x:101", "x:1") == 2  # the same retweet, replayed
+    item = await any_store.get("x:1")
+    assert item is not None and item.shares == 2 and item.to_dict()["shares"] == 2
+    assert [i.shares for i in await any_store.list_items(Status.PENDING)] == [2]
+    shares = [(e.type, e.data) for e in await any_store.events_after(MODERATION, 0)
+              if e.type == "queue.shares"]
+    assert shares == [("queue.shares", {"id": "x:1", "shares": 1}),
+                      ("queue.shares", {"id": "x:1", "shares": 2})]
+    assert await any_store.last_seq(PUBLIC) == 0  # a pending post's count stays private
+    assert [e.action for e in await any_store.audit()] == ["submit"]  # not a decision
+    assert await any_store.share_counts(["x:1", "x:2", "x:404"]) == {"x:1": 2}
+
+
+async def test_a_retweet_of_an_unknown_post_is_refused_and_not_remembered(
+    any_store: Store,
+) -> None:
+    """UnknownPost for an original not in the queue; the retweet counts once it is queued."""
+    with pytest.raises(UnknownPost):
+        await any_store.share("x:101", "x:1")
+    assert await any_store.last_seq(MODERATION) == 0
+    await any_store.submit(make_post(1), PENDING)
+    assert await any_store.share("x:101", "x:1") == 1
+
+
+async def test_screens_get_rounded_counts_of_approved_posts_only(any_store: Store) -> None:
+    """Exact below 10, then 10, 20, 50…; shown with the post on approval; none while hidden."""
+    await any_store.submit(make_post(1), PENDING)
+    for n in range(1, 4):
+        await any_store.share(f"x:{100 + n}", "x:1")
+    await any_store.decide("x:1", Action.APPROVE, "ana")
+    for n in range(4, 26):
+        await any_store.share(f"x:{100 + n}", "x:1")
+    events = await any_store.events_after(PUBLIC, 0)
+    assert events[0].type == "post.shown" and events[0].data["shares"] == 3
+    assert [e.data["shares"] for e in events[1:]] == [4, 5, 6, 7, 8, 9, 10, 20]
+    assert all(e.type == "post.shares" and e.data["id"] == "x:1" for e in events[1:])
+    assert (await any_store.snapshot(10)).shares == {"x:1": 20} == _screen_counts(events)
+    await any_store.decide("x:1", Action.HIDE, "ana")
+    await any_store.share("x:200", "x:1")  # 26, while hidden: screens hear nothing
+    assert [e.type for e in await any_store.events_after(PUBLIC, events[-1].seq)] == [
+        "post.retracted"]
+    assert (await any_store.snapshot(10)).shares == {}
+    await any_store.decide("x:1", Action.APPROVE, "ana")
+    shown = (await any_store.events_after(PUBLIC, 0))[-1]
+    assert shown.type == "post.shown" and shown.data["shares"] == 20
+    item = await any_store.get("x:1")
+    assert item is not None and item.shares == 26  # moderators see the exact count
+
+
+async def test_snapshot_counts_include_the_pinned_post(any_store: Store) -> None:
+    """The pinned post's count is in the snapshot even when the post is beyond its limit."""
+    await any_store.submit(make_post(1), APPROVED)
+    await any_store.submit(make_post(2), APPROVED)
+    await any_store.share("x:101", "x:1")
+    await any_store.pin("x:1", "ana")
+    snapshot = await any_store.snapshot(1)
+    assert [p.id for p in snapshot.posts] == ["x:2"]
+    assert snapshot.pinned is not None and snapshot.shares == {"x:1": 1}
+
+
+async def test_concurrent_shares_and_approval_agree_with_the_screens(any_store: Store) -> None:
+    """Retweets counted while a moderator approves: every one counts once, and the events a
+    screen replays give the count the snapshot gives."""
+    await any_store.submit(make_post(1), PENDING)
+    retweets = [any_store.share(f"x:{100 + n}", "x:1") for n in range(12)]
+    replays = [any_store.share(f"x:{100 + n}", "x:1") for n in range(0, 12, 3)]
+    await asyncio.gather(any_store.decide("x:1", Action.APPROVE, "ana"), *retweets, *replays)
+    item = await any_store.get("x:1")
+    assert item is not None and item.shares == 12
+    snapshot = await any_store.snapshot(10)
+    assert snapshot.shares == {"x:1": 10}
+    assert _screen_counts(await any_store.events_after(PUBLIC, 0)) == snapshot.shares
+
+
+async def test_shares_and_counted_retweets_survive_reopening(backend_url: str) -> None:
+    """After a restart the count is still there and a replayed retweet still counts once."""
+    from moderation.store import create_store
+
+    store = create_store(backend_url)
+    await store.open()
+    await store.submit(make_post(1), APPROVED)
+    await store.share("x:101", "x:1")
+    await store.share("x:102", "x:1")
+    await store.close()
+    store = create_store(backend_url)
+    await store.open()
+    try:
+        assert await store.share("x:102", "x:1") == 2
+        assert await store.share("x:103", "x:1") == 3
+        item = await store.get("x:1")
+        assert item is not None and item.shares == 3
+        assert (await store.snapshot(5)).shares == {"x:1": 3}
+    finally:
+        await store.close()
