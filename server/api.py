@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from moderation.exceptions import DecisionConflict, InvalidAction, InvalidRules, UnknownPost
 from moderation.post import Status
 from moderation.ruleset_config import rules_to_dict
+from moderation.shares import screen_counts
 from server import commands
 from server.auth import require_change, require_moderator
 from server.commands import COMMANDS
@@ -51,10 +52,12 @@ async def list_posts(request: Request) -> JSONResponse:
             older = await wall.store.approved_before(before, limit)
         except UnknownPost as exc:
             raise HTTPException(400, f"expected before= to name a shown post: {exc}") from None
-        return JSONResponse({"posts": [p.to_dict() for p in older]})
+        counts = screen_counts(await wall.store.share_counts([p.id for p in older]))
+        return JSONResponse({"posts": [p.to_dict() for p in older], "shares": counts})
     if status is Status.APPROVED:
-        seq, posts = await wall.store.snapshot(limit)
-        return JSONResponse({"seq": seq, "posts": [p.to_dict() for p in posts]})
+        snap = await wall.store.snapshot(limit)
+        return JSONResponse({"seq": snap.seq, "posts": [p.to_dict() for p in snap.posts],
+                             "shares": snap.shares})
     require_moderator(request)
     items = await wall.store.list_items(status, limit)
     return JSONResponse({"items": [item.to_dict() for item in items]})

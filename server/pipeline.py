@@ -1,4 +1,4 @@
-"""From a normalised post to the queue: retweet policy, automatic rules in force, submit."""
+"""From a normalised post to the queue: retweet policy and count, rules in force, submit."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ class Pipeline:
         return self.rules
 
     async def ingest(self, post: Post) -> QueueItem | None:
-        """Queue a post under the rules in force; return its item, or None when skipped.
+        """Queue a post under the rules in force; return its item (for a retweet, the item of
+        its original, with the retweet counted), or None when skipped.
 
         While the store is unreachable the post waits in the backlog (None is returned) and
         is queued, in arrival order, when the store returns.
@@ -90,12 +91,21 @@ class Pipeline:
         admitted = admit(post, rules)
         if admitted is None:
             return None
+        if admitted is post:
+            return await self._submit(post, rules)
+        # A retweet is never queued itself: its original is, once, and the retweet counts
+        # toward it. Replayed (a reconnect, a restart, the backlog) it is counted once.
+        item = await self.store.get(admitted.id) or await self._submit(admitted, rules)
+        item.shares = await self.store.share(post.id, admitted.id)
+        return item
+
+    async def _submit(self, post: Post, rules: RuleSet) -> QueueItem:
         state = await self.store.wall_state()
         now = self.clock()
-        verdict = evaluate(admitted, rules, self.context, now, state.mode is Mode.POST)
-        item, created = await self.store.submit(admitted, verdict)
+        verdict = evaluate(post, rules, self.context, now, state.mode is Mode.POST)
+        item, created = await self.store.submit(post, verdict)
         if created:
-            remember(self.context, admitted, verdict, now, rules)
+            remember(self.context, post, verdict, now, rules)
         return item
 
 

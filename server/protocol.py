@@ -30,11 +30,12 @@ def encode(message: dict[str, Any]) -> str:
 
 
 def snapshot(seq: int, posts: list[Post], reset: bool = False, pinned: Post | None = None,
-             paused: bool = False) -> dict[str, Any]:
+             paused: bool = False, shares: dict[str, int] | None = None) -> dict[str, Any]:
     """The approved posts a screen starts from, newest first, as of event `seq`, with the
-    pinned post (or null) and whether moderators paused the wall."""
+    pinned post (or null), whether moderators paused the wall and the share counts."""
     return {"type": SNAPSHOT, "seq": seq, "reset": reset, "posts": [p.to_dict() for p in posts],
-            "pinned": pinned.to_dict() if pinned else None, "paused": paused}
+            "pinned": pinned.to_dict() if pinned else None, "paused": paused,
+            "shares": shares or {}}
 
 
 def queue_snapshot(seq: int, pending: list[QueueItem], counts: dict[str, int],
@@ -64,6 +65,9 @@ POST_UNPINNED = "post.unpinned"
 WALL_PAUSED = "wall.paused"
 WALL_RESUMED = "wall.resumed"
 
+# Server to every screen (/ws): the share count of an approved post changed (moderation/shares.py).
+POST_SHARES = "post.shares"
+
 # Moderators to server (/ws/moderate), besides `decide`; answered by `ack` or `error`.
 UNDO = "undo"
 PIN = "pin"
@@ -81,3 +85,4 @@ QUEUE_CLAIMED = "queue.claimed"
 QUEUE_RELEASED = "queue.released"
 WALL_MODE = "wall.mode"
 RULES_CHANGED = "rules.changed"
+QUEUE_SHARES = "queue.shares"

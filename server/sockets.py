@@ -112,7 +112,7 @@ async def public_socket(ws: WebSocket) -> None:
     async def snapshot() -> tuple[int, dict[str, Any]]:
         snap = await wall.store.snapshot(wall.settings.recent_posts)
         return snap.seq, protocol.snapshot(snap.seq, snap.posts, pinned=snap.pinned,
-                                           paused=snap.paused)
+                                           paused=snap.paused, shares=snap.shares)
 
     await _serve(ws, wall.public, _since(ws), snapshot)
 

@@ -26,3 +26,5 @@ export const QUEUE_CLAIMED = "queue.claimed";
 export const QUEUE_RELEASED = "queue.released";
 export const WALL_MODE = "wall.mode";
 export const RULES_CHANGED = "rules.changed";
+export const POST_SHARES = "post.shares";
+export const QUEUE_SHARES = "queue.shares";
