@@ -3,7 +3,8 @@
 // and the phone view draw it their own way through the callbacks.
 import { Connection } from "./connection.js";
 import {
-  POST_PINNED, POST_RETRACTED, POST_SHOWN, POST_UNPINNED, SNAPSHOT, WALL_PAUSED, WALL_RESUMED,
+  POST_PINNED, POST_RETRACTED, POST_SHARES, POST_SHOWN, POST_UNPINNED, SNAPSHOT, WALL_PAUSED,
+  WALL_RESUMED,
 } from "./protocol.js";
 
 const ANNOUNCEMENTS_KEPT = 8;
@@ -12,9 +13,14 @@ function isPost(value) {
   return Boolean(value && typeof value === "object" && typeof value.id === "string");
 }
 
+function withShares(post, count) {
+  if (isPost(post) && Number.isInteger(count)) post.shares = count;
+  return post;
+}
+
 export class Feed {
   // keep: how many recent posts to remember (the wall rotates through them).
-  constructor({ keep = 60, onReset, onShow, onRetract, onFeature, onPause } = {}) {
+  constructor({ keep = 60, onReset, onShow, onRetract, onFeature, onPause, onShares } = {}) {
     this.keep = keep;
     this.posts = new Map(); // id -> post, oldest first
     this.held = new Map(); // id -> {post, seq} approved during a pause, oldest first
@@ -27,6 +33,7 @@ export class Feed {
     this.onRetract = onRetract || (() => {});
     this.onFeature = onFeature || (() => {});
     this.onPause = onPause || (() => {});
+    this.onShares = onShares || (() => {}); // (id, count): redraw that post's count
   }
 
   // Newest first, as screens list them.
@@ -37,7 +44,9 @@ export class Feed {
   apply(message) {
     switch (message.type) {
       case SNAPSHOT: return this.snapshot(message);
-      case POST_SHOWN: return isPost(message.post) && this.shown(message.post, message.seq);
+      case POST_SHOWN: return isPost(message.post)
+        && this.shown(withShares(message.post, message.shares), message.seq);
+      case POST_SHARES: return this.shares(message.id, message.shares);
       case POST_RETRACTED: return this.retract(message.id);
       case POST_PINNED: return this.pinned(message);
       case POST_UNPINNED: return this.unpinned();
@@ -48,11 +57,14 @@ export class Feed {
   }
 
   snapshot(message) {
-    const incoming = (Array.isArray(message.posts) ? message.posts : []).filter(isPost);
+    const counts = message.shares && typeof message.shares === "object" ? message.shares : {};
+    const incoming = (Array.isArray(message.posts) ? message.posts : []).filter(isPost)
+      .map((post) => withShares(post, counts[post.id]));
     const regular = incoming.filter((p) => p.kind !== "announcement");
     this.announcements = incoming.filter((p) => p.kind === "announcement")
       .slice(0, ANNOUNCEMENTS_KEPT).reverse().map((post) => ({ post, seq: 0 }));
-    const pinned = message.pinned;
+    const pinned = isPost(message.pinned) ? withShares(message.pinned, counts[message.pinned.id])
+      : message.pinned;
     if (isPost(pinned)) this.pin = { post: pinned, seq: 1 };
     else if (typeof pinned === "string") {
       const post = incoming.find((p) => p.id === pinned);
@@ -69,6 +81,7 @@ export class Feed {
       }
       for (const post of regular.slice().reverse()) {
         if (!this.posts.has(post.id)) this.hold(post);
+        else if (post.shares !== this.posts.get(post.id).shares) this.shares(post.id, post.shares);
       }
     } else {
       this.posts.clear();
@@ -115,8 +128,20 @@ export class Feed {
     this.onRetract(id);
   }
 
+  // The count lives on the post objects, so a card drawn later draws it too.
+  shares(id, count) {
+    if (typeof id !== "string" || !Number.isInteger(count)) return;
+    const found = [this.posts.get(id), this.held.get(id)?.post, this.pin?.post,
+      ...this.announcements.map((a) => a.post)];
+    for (const post of found) {
+      if (post && post.id === id) post.shares = count;
+    }
+    this.onShares(id, count);
+  }
+
   pinned(message) {
-    const post = isPost(message.post) ? message.post : this.posts.get(message.id);
+    const known = this.posts.get(message.id);
+    const post = isPost(message.post) ? withShares(message.post, known?.shares) : known;
     if (!post) return;
     this.pin = { post, seq: message.seq || 0 };
     this.refeature();

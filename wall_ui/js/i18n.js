@@ -15,6 +15,7 @@ const TEXTS = {
     offline: "Hors ligne — reconnexion…",
     paused: "Mur en pause",
     newPosts: { one: "{n} nouvelle publication", other: "{n} nouvelles publications" },
+    shares: { one: "{n} republication", other: "{n} republications" },
   },
   en: {
     justNow: "just now",
@@ -31,6 +32,7 @@ const TEXTS = {
     offline: "Offline — reconnecting…",
     paused: "Wall paused",
     newPosts: { one: "{n} new post", other: "{n} new posts" },
+    shares: { one: "{n} repost", other: "{n} reposts" },
   },
 };
 

@@ -45,6 +45,12 @@ function hits(item) {
     box.append(badge, " ");
   }
   if (item.reason) box.append(item.reason);
+  if (item.shares > 0) {
+    const shares = document.createElement("span");
+    shares.className = "shares";
+    shares.textContent = ` · ♻ ${item.shares} retweet${item.shares === 1 ? "" : "s"}`;
+    box.append(shares);
+  }
   if (item.claimed_by && item.claimed_by !== me) {
     const claim = document.createElement("span");
     claim.className = "claim";
@@ -262,6 +268,17 @@ function onClaims(message, claimed) {
   renderQueue();
 }
 
+// One more retweet counted toward a post: redraw its count where it is listed.
+function onShares(message) {
+  const item = pending.get(message.id) || approved.get(message.id) || seen.get(message.id);
+  if (!item) return;
+  item.shares = message.shares;
+  // In place: a popular post must not redraw the whole queue at every retweet.
+  const row = rows.get(message.id);
+  const line = row && row.isConnected ? row.querySelector(":scope > .hits") : null;
+  if (line) line.replaceWith(hits(item));
+}
+
 // A command refused because the server cannot reach its store (a Redis restart) is kept in
 // the outbox and sent again, under the same ref, until the store is back.
 let retryTimer = null;
@@ -311,6 +328,7 @@ function onMessage(message) {
     case P.QUEUE_DECIDED: onDecided(message); break;
     case P.QUEUE_CLAIMED: onClaims(message, true); break;
     case P.QUEUE_RELEASED: onClaims(message, false); break;
+    case P.QUEUE_SHARES: onShares(message); break;
     case P.POST_PINNED: wall = { ...wall, pinned: message.id }; renderWall(); break;
     case P.POST_UNPINNED: wall = { ...wall, pinned: null }; renderWall(); break;
     case P.WALL_PAUSED: wall = { ...wall, paused: true }; renderWallState(); break;

@@ -3,7 +3,7 @@
 import { applyBranding, hashtagsText, loadConfig, logoImage } from "./branding.js";
 import { Feed, startFeed } from "./feed.js";
 import { currentLanguage, t } from "./i18n.js";
-import { el, renderPost } from "./render.js";
+import { el, renderPost, updateShares } from "./render.js";
 import { refreshTimes } from "./time.js";
 
 const MAX_CARDS = 500;
@@ -107,8 +107,9 @@ async function loadOlder() {
       before: last.dataset.id });
     const response = await fetch(`/api/posts?${query}`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const { posts } = await response.json();
+    const { posts, shares = {} } = await response.json();
     for (const post of posts) {
+      if (Number.isInteger(shares[post.id])) post.shares = shares[post.id];
       if (!cards.has(post.id) && list.childElementCount < MAX_CARDS) list.append(card(post));
     }
     olderButton.textContent = t("older");
@@ -145,6 +146,7 @@ const feed = new Feed({
   onShow: show,
   onRetract: retract,
   onFeature: feature,
+  onShares: (id, count) => updateShares(body, id, count),
   onPause(paused) {
     body.dataset.paused = String(paused);
   },

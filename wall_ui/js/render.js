@@ -1,4 +1,5 @@
 // Builds a post's DOM with textContent and DOM APIs only: user content is never HTML.
+import { t } from "./i18n.js";
 import { relativeTime } from "./time.js";
 
 // Only absolute http(s) addresses become links or image sources; anything else is text.
@@ -123,6 +124,24 @@ function renderMedia(post, limit) {
   return gallery.firstChild ? gallery : null;
 }
 
+// How many retweets counted toward a post, in its meta line: "♻ 7", "♻ 20+". The server
+// sends exact counts below 10 and round steps above (docs/protocol.md, share counts).
+export function showShares(card, count, meta = card.querySelector(".author .meta")) {
+  if (!meta || !Number.isInteger(count) || count <= 0) return;
+  const shown = count >= 10 ? `${count}+` : String(count);
+  let node = meta.querySelector(":scope > .shares");
+  if (!node) node = meta.appendChild(el("span", "shares"));
+  node.textContent = `♻ ${shown}`;
+  node.setAttribute("aria-label", t("shares", { n: shown }));
+}
+
+// Every card of post `id` under `root` (a list, the featured place) shows the new count.
+export function updateShares(root, id, count) {
+  for (const card of root.querySelectorAll(".post")) {
+    if (card.dataset.id === id) showShares(card, count);
+  }
+}
+
 // The card of one post. Options: `lang` for the relative time, `media` how many images.
 export function renderPost(post, options = {}) {
   const { lang = document.documentElement.lang || "en", media = 4 } = options;
@@ -143,6 +162,7 @@ export function renderPost(post, options = {}) {
     meta.append(time);
   }
   who.append(meta);
+  showShares(card, post.shares, meta);
   head.append(who);
   card.append(head);
   card.append(renderText(post));

@@ -3,7 +3,7 @@
 import { applyBranding, hashtagsText, loadConfig, logoImage } from "./branding.js";
 import { Feed, startFeed } from "./feed.js";
 import { currentLanguage, t } from "./i18n.js";
-import { el, renderPost } from "./render.js";
+import { el, renderPost, updateShares } from "./render.js";
 import { fitCard, Stage } from "./stage.js";
 import { refreshTimes } from "./time.js";
 
@@ -84,6 +84,7 @@ const feed = new Feed({
   onShow: (post) => stage.arrive(post),
   onRetract: (id) => stage.retract(id),
   onFeature: showFeatured,
+  onShares: (id, count) => updateShares(body, id, count),
   onPause(paused) {
     $("paused-sign").hidden = !paused;
     body.dataset.paused = String(paused);
