@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import redis
 from playwright.async_api import Browser
 
 from moderation.store import Store, create_store
+from tests.fake_x import TOKEN
+from tests.fake_x.server import FakeXServer
 from tests.redis_server import RedisServer
 from tests.utils import RunningServer, make_settings, run_server
 
@@ -38,6 +41,15 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def fake_x() -> AsyncIterator[FakeXServer]:
+    """A fake X API v2 server on a free port, accepting `tests.fake_x.TOKEN`."""
+    server = FakeXServer(bearer_token=TOKEN, keep_alive_interval=0.05)
+    await asyncio.wait_for(server.start(), 5)
+    yield server
+    await asyncio.wait_for(server.stop(), 5)
 
 
 @pytest.fixture

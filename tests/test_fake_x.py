@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from server.x_ingest import XStreamingClient
-from tests.fake_x import make_item, recorded_stream_items
+from tests.fake_x import TOKEN, make_item, recorded_stream_items
 from tests.fake_x.server import (
     NO_RULES,
     OPERATIONAL_DISCONNECT,
@@ -23,7 +23,6 @@ from tests.fake_x.server import (
     rule_matches,
 )
 
-TOKEN = "test-bearer-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 STREAM = "/2/tweets/search/stream"
 RULES = "/2/tweets/search/stream/rules"
@@ -41,14 +40,6 @@ TWARC_PARAMS = {
     "public_metrics",
     "place.fields": "contained_within,country,country_code,full_name,geo,id,name,place_type",
 }
-
-
-@pytest.fixture
-async def fake_x() -> AsyncIterator[FakeXServer]:
-    server = FakeXServer(bearer_token=TOKEN, keep_alive_interval=0.05)
-    await asyncio.wait_for(server.start(), 5)
-    yield server
-    await asyncio.wait_for(server.stop(), 5)
 
 
 @pytest.fixture

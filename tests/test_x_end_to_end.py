@@ -12,21 +12,11 @@ from pathlib import Path
 import pytest
 
 from moderation.post import Status
-from tests.fake_x import make_item
+from tests.fake_x import TOKEN, make_item
 from tests.fake_x.server import FakeXServer
 from tests.utils import RunningServer, make_settings, moderator, recv, run_server, until, ws_client
 
-TOKEN = "e2e-token"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-async def fake_x() -> AsyncIterator[FakeXServer]:
-    """A fake X API v2 server on a free port."""
-    server = FakeXServer(bearer_token=TOKEN, keep_alive_interval=0.05)
-    await asyncio.wait_for(server.start(), 5)
-    yield server
-    await asyncio.wait_for(server.stop(), 5)
 
 
 @pytest.fixture

@@ -23,10 +23,9 @@ from server.x_ingest import (
     check,
 )
 from server.x_rules import XApiError, XAuthError, build_rules, normalise_hashtags
-from tests.fake_x import fixture_lines, make_item, recorded_stream_items
+from tests.fake_x import TOKEN, fixture_lines, make_item, recorded_stream_items
 from tests.fake_x.server import FakeXServer
 
-TOKEN = "test-bearer-token"
 HASHTAGS = ["#uemedef14", "Paroles2CEO"]
 RULE = "(#uemedef14 OR #Paroles2CEO)"
 SCALE = 0.0001  # 60 s of documented backoff become 6 ms
@@ -48,14 +47,6 @@ class Collected:
     @property
     def ids(self) -> list[str]:
         return [p.id for p in self.posts]
-
-
-@pytest.fixture
-async def fake_x() -> AsyncIterator[FakeXServer]:
-    server = FakeXServer(bearer_token=TOKEN, keep_alive_interval=0.05)
-    await asyncio.wait_for(server.start(), 5)
-    yield server
-    await asyncio.wait_for(server.stop(), 5)
 
 
 @pytest.fixture
