@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from moderation.post import Status
 from moderation.queue import MODERATION, Action
-from tests.browser import injected, launch, new_context, wait_until
+from tests.browser import injected, new_context, wait_until
 from tests.utils import (
     PASSWORD,
     free_port,
@@ -23,15 +20,6 @@ from tests.utils import (
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WAIT_MS = 10_000
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """One Chromium for the whole module."""
-    async with async_playwright() as playwright:
-        chromium = await launch(playwright)
-        yield chromium
-        await chromium.close()
 
 
 async def sign_in(page: Page, base: str, name: str = "ana") -> None:
