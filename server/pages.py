@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import branding
+from server import branding, service_worker
 from server.settings import Settings
 from wall_ui import STATIC_DIR
 
@@ -29,7 +29,7 @@ def content_security_policy(settings: Settings | None = None) -> str:
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"img-src {' '.join(images)}; media-src 'self' {' '.join(MEDIA_HOSTS)}; "
-        "connect-src 'self'; font-src 'self'; object-src 'none'; "
+        "connect-src 'self'; font-src 'self'; worker-src 'self'; object-src 'none'; "
         "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
 
@@ -89,6 +89,7 @@ def routes() -> list[Route | Mount]:
         _page("moderate.html"),
         Route("/api/config", config),
         Route("/api/qr.svg", qr_code),
+        service_worker.route(),
         # Compressed: phones on a slow venue network load the scripts in a few kilobytes.
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1000),
               name="static"),

@@ -178,7 +178,8 @@ export class Feed {
 }
 
 // A Feed connected to /ws; `onState` reports the connection for the page's discreet sign.
-export function startFeed(feed, { onState, onMessage } = {}) {
+// `since`: the seq of a saved copy the feed already shows (offline.js), to resume after it.
+export function startFeed(feed, { onState, onMessage, since = null } = {}) {
   const connection = new Connection("/ws", {
     contiguous: true,
     onMessage(message) {
@@ -187,6 +188,7 @@ export function startFeed(feed, { onState, onMessage } = {}) {
     },
     onState,
   });
+  if (Number.isInteger(since)) connection.seq = since;
   connection.start();
   return connection;
 }

@@ -3,6 +3,7 @@
 import { applyBranding, hashtagsText, loadConfig, logoImage } from "./branding.js";
 import { Feed, startFeed } from "./feed.js";
 import { currentLanguage, t } from "./i18n.js";
+import { registerServiceWorker, SavedFeed } from "./offline.js";
 import { el, renderPost, updateShares } from "./render.js";
 import { fitCard, Stage } from "./stage.js";
 import { refreshTimes } from "./time.js";
@@ -97,8 +98,13 @@ stage = new Stage($("posts"), {
   onChange: () => showInvitation(),
 });
 stage.reset([]);
+// What the wall showed before a reload, so a reload while offline shows the same posts.
+const saved = new SavedFeed("wall", feed, { limit: 50 });
+const since = saved.restore();
+if (since !== null) body.dataset.seq = String(since);
 
 const connection = startFeed(feed, {
+  since,
   onState(state) {
     // Discreet on purpose: the room keeps its posts, only a small dot says we are offline.
     $("offline").hidden = state === "open";
@@ -106,8 +112,10 @@ const connection = startFeed(feed, {
   },
   onMessage(message, conn) {
     body.dataset.seq = String(conn.seq);
+    saved.changed(conn.seq);
   },
 });
+registerServiceWorker();
 
 let resized = false;
 window.addEventListener("resize", () => { resized = true; });
