@@ -1,0 +1,1 @@
+"""The benchmarks of hashwall: `python -m bench.run` (or `make bench`)."""

@@ -1,0 +1,94 @@
+"""Ingest rate: posts per second through normalisation and rules into the queue.
+
+Run in its own process, pinned to the server core, once per source:
+  python -m bench.ingest replay --file ITEMS.jsonl --store URL
+  python -m bench.ingest x --file ITEMS.jsonl --store URL --api-url URL
+It prints one JSON line: items read, posts queued and seconds taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from moderation.post import Status
+from moderation.store import create_store
+from server.pipeline import pipeline_for
+from server.replay import ReplaySource
+from server.settings import load_settings
+
+TIMEOUT = 120.0
+BEARER = "bench-bearer-token"
+BLOCKED = ["casino", "crypto giveaway", "arnaque"]
+
+
+def _settings(store: str) -> Any:
+    # A realistic rule set: trusted authors approve at once, a blocklist rejects.
+    return load_settings(store_url=store, trusted_authors=["UEMedef_Live", "medef"],
+                         blocked_words=BLOCKED, moderator_password="unused")
+
+
+async def from_replay(file: Path, store_url: str) -> dict[str, Any]:
+    """Replay the file as fast as it goes; time until its last line is queued."""
+    settings = _settings(store_url)
+    store = create_store(store_url)
+    await store.open()
+    pipeline = pipeline_for(settings, store)
+    await pipeline.start()
+    source = ReplaySource(file, pipeline.ingest, speed=0)
+    started = time.perf_counter()
+    await source.start()
+    await asyncio.wait_for(source.done.wait(), TIMEOUT)
+    seconds = time.perf_counter() - started
+    queued = sum([await store.count(status) for status in Status])
+    await source.stop()
+    await store.close()
+    return {"items": pipeline.received, "queued": queued, "seconds": seconds,
+            "errors": len(source.errors)}
+
+
+async def from_x(expected: int, store_url: str, api_url: str) -> dict[str, Any]:
+    """Follow the fake X stream, which holds `expected` items; time until all were handed on."""
+    from server.x_ingest import XIngester
+
+    settings = _settings(store_url)
+    store = create_store(store_url)
+    await store.open()
+    pipeline = pipeline_for(settings, store)
+    await pipeline.start()
+    ingester = XIngester(BEARER, api_url, settings.hashtags, pipeline.ingest)
+    started = time.perf_counter()
+    await ingester.start()
+    try:
+        await ingester.wait_for(lambda health: pipeline.received >= expected, TIMEOUT)
+    finally:
+        seconds = time.perf_counter() - started
+        await ingester.stop()
+    queued = sum([await store.count(status) for status in Status])
+    await store.close()
+    return {"items": pipeline.received, "queued": queued, "seconds": seconds, "errors": 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("source", choices=["replay", "x"])
+    parser.add_argument("--file", type=Path, required=True)
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--api-url", default="")
+    args = parser.parse_args()
+    if args.source == "replay":
+        result = asyncio.run(from_replay(args.file, args.store))
+    else:
+        lines = args.file.read_text(encoding="utf-8").splitlines()
+        expected = sum(1 for line in lines if line.strip())
+        result = asyncio.run(from_x(expected, args.store, args.api_url))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Approve-to-screen latency: from the approve request to arrival at tracer screens."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bench.stats import percentile
+from bench.targets import Hashwall
+from bench.tracers import Tracers
+
+ARRIVAL_TIMEOUT = 60.0
+
+
+async def approve_at_rate(target: Hashwall, approvals: int, rate: float) -> dict[str, float]:
+    """Approve posts at a steady rate, not waiting for answers; return when each was sent."""
+    sent: dict[str, float] = {}
+    requests: list[asyncio.Task[None]] = []
+    started = time.monotonic()
+    for n in range(approvals):
+        delay = started + n / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        post_id = target.next_post()
+        sent[post_id] = time.monotonic()
+        requests.append(asyncio.create_task(target.approve(post_id)))
+    await asyncio.gather(*requests)
+    return sent
+
+
+async def latency_run(target: Hashwall, tracers: Tracers, approvals: int,
+                      rate: float) -> dict[str, Any]:
+    """One run: approvals at `rate`; p50 and p99 over every tracer and post, in ms."""
+    sent = await approve_at_rate(target, approvals, rate)
+    if not await tracers.wait_for(list(sent), ARRIVAL_TIMEOUT):
+        raise RuntimeError(f"{target.label}: some posts never reached the tracers")
+    samples = tracers.latencies(sent)
+    return {"p50": percentile(samples, 50), "p99": percentile(samples, 99),
+            "max": max(samples), "samples": len(samples), "approvals": approvals,
+            "rate": rate}

@@ -1,0 +1,53 @@
+"""What the kernel knows about a process: CPU time, resident memory, cores and open-file limit."""
+
+from __future__ import annotations
+
+import os
+import resource
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def raise_nofile() -> int:
+    """Raise this process's soft open-file limit to its hard limit; return the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+        stat = file.read()
+    # The command name may hold spaces and parentheses: count fields after the last ")".
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident set size of the process, from /proc/<pid>/statm."""
+    with open(f"/proc/{pid}/statm", encoding="ascii") as file:
+        return int(file.read().split()[1]) * PAGE
+
+
+def cores() -> list[int]:
+    """The cores this process may run on."""
+    return sorted(os.sched_getaffinity(0))
+
+
+def pin(pid: int, core: int | None) -> None:
+    """Pin a process to one core; None leaves it free (a machine with a single core)."""
+    if core is not None:
+        os.sched_setaffinity(pid, {core})
+
+
+def plan_cores() -> tuple[int | None, int | None]:
+    """The core for the server under test and the core for load, or None when only one."""
+    available = cores()
+    if len(available) < 2:
+        return None, None
+    return available[0], available[1]

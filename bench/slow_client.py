@@ -1,0 +1,112 @@
+"""Slow client: one socket that stops reading beside healthy ones.
+
+The healthy screens' latency must not move, the stalled socket must be dropped, and the
+server's memory must stay bounded while it is stalled and come back once it is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import time
+from typing import Any
+
+from bench import frames
+from bench.latency import approve_at_rate
+from bench.stats import percentile
+from bench.targets import Hashwall
+from bench.tracers import Tracers
+
+TCP_STATES = {1: "established", 7: "closed", 8: "close-wait", 4: "fin-wait-1", 5: "fin-wait-2"}
+ARRIVAL_TIMEOUT = 60.0
+
+
+async def stalled_socket(port: int) -> socket.socket:
+    """A websocket that completes its handshake and then never reads again."""
+    sock = socket.socket()
+    # A small receive window, like a phone whose radio went to sleep.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", port)), 10)
+    request, accept = frames.upgrade_request("127.0.0.1", port, "/ws")
+    await asyncio.wait_for(loop.sock_sendall(sock, request), 10)
+    answer = await asyncio.wait_for(loop.sock_recv(sock, 1024), 10)
+    if not answer.startswith(b"HTTP/1.1 101") or accept.encode() not in answer:
+        raise RuntimeError(f"the stalled socket's handshake failed: {answer[:80]!r}")
+    return sock
+
+
+def tcp_state(sock: socket.socket) -> str:
+    """The kernel's TCP state of a socket: established until the server closes or resets it."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+    state = struct.unpack("B", info[:1])[0]
+    return TCP_STATES.get(state, str(state))
+
+
+async def _phase(target: Hashwall, tracers: Tracers, approvals: int,
+                 rate: float) -> list[float]:
+    sent = await approve_at_rate(target, approvals, rate)
+    if not await tracers.wait_for(list(sent), ARRIVAL_TIMEOUT):
+        raise RuntimeError(f"{target.label}: some posts never reached the tracers")
+    return tracers.latencies(sent)
+
+
+async def slow_client_run(target: Hashwall, tracers: Tracers, approvals: int, rate: float,
+                          most: int, grace: float) -> dict[str, Any]:
+    """A control phase, then approvals in batches with a stalled socket until it is dropped.
+
+    Both phases approve at `rate`; the control phase makes `approvals`, the stalled phase
+    makes batches of a tenth of that until the drop, at most `most`, and one more batch.
+    `grace` is how long the stalled socket is then given before its TCP state and the
+    server's memory are read.
+    """
+    control = await _phase(target, tracers, approvals, rate)
+    dropped_before = (await target.health())["dropped_slow_clients"]
+    memory_before = target.rss()
+    samples: list[int] = []
+
+    async def sample() -> None:
+        while True:
+            samples.append(target.rss())
+            await asyncio.sleep(0.1)
+
+    async def dropped() -> bool:
+        return bool((await target.health())["dropped_slow_clients"] > dropped_before)
+
+    sampler = asyncio.create_task(sample())
+    stalled = await stalled_socket(target.port)
+    started = time.monotonic()
+    batch = max(1, approvals // 10)
+    latencies: list[float] = []
+    sent = 0
+    try:
+        while sent < most and not await dropped():
+            latencies += await _phase(target, tracers, batch, rate)
+            sent += batch
+        was_dropped = await dropped()
+        until_dropped = time.monotonic() - started
+        latencies += await _phase(target, tracers, batch, rate)
+        await asyncio.sleep(grace)
+        state = tcp_state(stalled)
+        memory_after = target.rss()
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+        stalled.close()
+    return {
+        "control_p99": percentile(control, 99),
+        "stalled_p99": percentile(latencies, 99),
+        "control_p50": percentile(control, 50),
+        "stalled_p50": percentile(latencies, 50),
+        "dropped": was_dropped,
+        "posts_until_dropped": sent,
+        "seconds_until_dropped": round(until_dropped, 2),
+        "stalled_socket_after_drop": state,
+        "rss_before": memory_before,
+        "rss_peak": max(samples, default=memory_before),
+        "rss_after": memory_after,
+    }
