@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -51,7 +52,12 @@ class RuleContext:
     max_texts: int = 2000
     window: float = 3600.0
     admitted: dict[str, deque[float]] = field(default_factory=dict)
-    texts: deque[RecentText] = field(default_factory=deque)
+    # The recent texts by number; `_order` holds their numbers oldest first.
+    texts: dict[int, RecentText] = field(default_factory=dict)
+    _order: deque[int] = field(default_factory=deque)
+    # Every shingle of the recent texts -> the numbers of the texts that have it.
+    _index: dict[str, set[int]] = field(default_factory=dict)
+    _count: itertools.count[int] = field(default_factory=itertools.count)
 
     def admitted_since(self, author: str, since: float) -> int:
         """How many of an author's posts reached the queue after `since`."""
@@ -59,25 +65,51 @@ class RuleContext:
 
     def similar(self, text_shingles: frozenset[str], since: float,
                 threshold: float) -> list[RecentText]:
-        """Recent texts after `since` at least `threshold` similar to these shingles."""
-        return [
-            t for t in self.texts
-            if t.at > since and similarity(t.shingles, text_shingles) >= threshold
-        ]
+        """Recent texts after `since` at least `threshold` similar to these, oldest first."""
+        if not text_shingles or threshold <= 0:
+            return [t for t in self.texts.values()
+                    if t.at > since and similarity(t.shingles, text_shingles) >= threshold]
+        # A text at least `threshold` similar shares at least one of any `probe` shingles of
+        # this one (prefix filtering), so only the texts holding its rarest shingles are
+        # compared instead of every recent text.
+        probe = len(text_shingles) - math.ceil(threshold * len(text_shingles)) + 1
+        rarest = sorted(text_shingles, key=lambda s: len(self._index.get(s, ())))[:probe]
+        candidates: set[int] = set()
+        for shingle in rarest:
+            candidates |= self._index.get(shingle, set())
+        found = (self.texts[n] for n in sorted(candidates))
+        return [t for t in found
+                if t.at > since and similarity(t.shingles, text_shingles) >= threshold]
 
     def remember(self, author: str, text_shingles: frozenset[str], group: str, now: float,
                  admitted: bool) -> None:
         """Record a post: its text always, its author's count only when it reached the queue."""
         if admitted:
             self.admitted.setdefault(author, deque()).append(now)
-        self.texts.append(RecentText(now, author, text_shingles, group))
-        self.prune(now)
+        number = next(self._count)
+        self.texts[number] = RecentText(now, author, text_shingles, group)
+        self._order.append(number)
+        for shingle in text_shingles:
+            self._index.setdefault(shingle, set()).add(number)
+        self.prune(now, number)
 
-    def prune(self, now: float) -> None:
+    def prune(self, now: float, number: int = 0) -> None:
         """Forget what is older than the window, and texts beyond `max_texts`."""
         horizon = now - self.window
-        while self.texts and (self.texts[0].at <= horizon or len(self.texts) > self.max_texts):
-            self.texts.popleft()
+        while self._order:
+            number = self._order[0]
+            text = self.texts[number]
+            if text.at > horizon and len(self._order) <= self.max_texts:
+                break
+            self._order.popleft()
+            del self.texts[number]
+            for shingle in text.shingles:
+                holders = self._index[shingle]
+                holders.discard(number)
+                if not holders:
+                    del self._index[shingle]
+        if number % 256:
+            return  # every author's window is swept now and then, not on every post
         for author in list(self.admitted):
             times = self.admitted[author]
             while times and times[0] <= horizon:
