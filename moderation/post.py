@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -83,9 +84,24 @@ class Post:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form used on the wire and in the store."""
-        data = asdict(self)
-        data["kind"] = self.kind.value
-        return data
+        # Written out rather than dataclasses.asdict, whose deep recursion was the largest
+        # single cost of ingest.
+        return {
+            "id": self.id,
+            "network": self.network,
+            "author": _flat(self.author),
+            "text": self.text,
+            "created_at": self.created_at,
+            "kind": self.kind.value,
+            "entities": [_flat(e) for e in self.entities],
+            "media": [{**_flat(m), "variants": [dict(v) for v in m.variants]} for m in self.media],
+            "lang": self.lang,
+            "permalink": self.permalink,
+            "referenced": self.referenced.to_dict() if self.referenced is not None else None,
+            "possibly_sensitive": self.possibly_sensitive,
+            "edit_of": self.edit_of,
+            "extra": copy.deepcopy(self.extra),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Post:
@@ -115,3 +131,7 @@ class Post:
 def post_id(network: str, native_id: str | int) -> str:
     """The stable, network-namespaced id of a post: `x:1377650090978992134`."""
     return f"{network}:{native_id}"
+
+
+def _flat(obj: Author | Entity | Media) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
