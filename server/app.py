@@ -20,6 +20,7 @@ from moderation.store import Store, StoreUnavailable, create_store
 from server import api, auth, export, metrics, pages, sockets
 from server.claim_sweeper import ClaimSweeper
 from server.fanout import Hub
+from server.heartbeat import Heartbeat
 from server.pipeline import Pipeline, pipeline_for
 from server.settings import Settings
 from server.state import Source, Wall
@@ -75,10 +76,12 @@ def create_app(
         pipeline = pipeline_for(settings, opened)
         wall = Wall(settings, opened, moderator_password, public, moderation, pipeline)
         sweeper = ClaimSweeper(opened)
+        heartbeat = Heartbeat([public, moderation], settings.heartbeat_seconds)
         app.state.wall = wall
         try:
             await public.start()
             await moderation.start()
+            await heartbeat.start()
             await pipeline.start()
             await sweeper.start()
             if ingest:
@@ -92,6 +95,7 @@ def create_app(
                 await source.stop()
             await sweeper.stop()
             await pipeline.stop()
+            await heartbeat.stop()
             await moderation.stop()
             await public.stop()
             await opened.close()

@@ -86,3 +86,7 @@ QUEUE_RELEASED = "queue.released"
 WALL_MODE = "wall.mode"
 RULES_CHANGED = "rules.changed"
 QUEUE_SHARES = "queue.shares"
+
+# Server to every socket, every HEARTBEAT_SECONDS: lets pages notice a dead connection.
+HEARTBEAT = "heartbeat"
+HEARTBEAT_SECONDS = 15

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     replay_speed: float = 1.0
     recent_posts: int = Field(default=30, ge=1, le=500)
     client_queue_size: int = Field(default=256, ge=8, le=100_000)
+    heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     event_title: str = "Université d'été du MEDEF"
     language: str = "fr"
     logo_url: str | None = None

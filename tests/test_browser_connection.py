@@ -97,3 +97,46 @@ async def test_reconnection_backs_off_exponentially_with_jitter(browser: Browser
         assert ceiling / 2 <= wait <= ceiling + 500, (waits, ceilings)
     assert len({round(w / c, 3) for w, c in zip(waits, ceilings, strict=True)}) > 1, waits
     await context.close()
+
+
+async def test_a_silent_connection_is_given_up_and_resumed(browser: Browser,
+                                                           store_url: str) -> None:
+    """A link that goes silent without closing (half-open) is dropped after three missed
+    heartbeats, and the wall resumes from the last event it applied."""
+    settings = make_settings(store_url=store_url, trusted_authors=["trusted"],
+                             heartbeat_seconds=0.2)
+    connections: list[str] = []
+    beats = [0]
+    muted = [False]
+
+    async def silent_after_a_while(page_side: WebSocketRoute) -> None:
+        number = len(connections)
+        connections.append(page_side.url)
+        server_side = page_side.connect_to_server()
+
+        def forward(message: str | bytes) -> None:
+            if number == 0 and muted[0]:
+                return  # the network swallows everything, and nobody closes anything
+            if json.loads(message).get("type") == "heartbeat":
+                beats[0] += 1
+            page_side.send(message)
+
+        server_side.on_message(forward)
+
+    async with run_server(settings) as server:
+        context = await new_context(browser, 1920, 1080)
+        page = await context.new_page()
+        await page.route_web_socket("**/ws*", silent_after_a_while)
+        await page.goto(f"{server.base}/wall")
+        await server.wall.pipeline.ingest(make_post(1, handle="trusted"))
+        await wait_until(page, "() => document.body.dataset.seq === '1'")
+        async with asyncio.timeout(10):
+            while beats[0] < 1:
+                await asyncio.sleep(0.05)
+        muted[0] = True
+        await server.wall.pipeline.ingest(make_post(2, handle="trusted"))
+        await wait_until(page, "() => document.body.dataset.seq === '2'")
+        shown = await page.eval_on_selector_all("#posts .post", "n => n.map(c => c.dataset.id)")
+        await context.close()
+    assert sorted(shown) == ["x:1", "x:2"]
+    assert len(connections) == 2 and connections[1].endswith("/ws?since=1"), connections

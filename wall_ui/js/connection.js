@@ -6,10 +6,17 @@
 //
 // onState("open" | "closed", closeCode) reports the socket; onMessage gets each message once.
 // With `contiguous`, a sequence number that skips ahead (a gap) makes it resume at once.
+// A socket that does not open within 10 s, or that stays silent for three heartbeat
+// intervals (the server says how long in each `heartbeat`), is dropped and tried again.
 const SNAPSHOTS = new Set(["snapshot", "queue.snapshot"]);
 const UNAUTHORISED = 4401;
 // A connection that stayed up this long counts as healthy: the next retry starts fast again.
 const HEALTHY_MS = 5000;
+// A socket that has not opened by then is given up and tried again (a silent network cut).
+const OPEN_TIMEOUT_MS = 10000;
+// The server sends a heartbeat every `interval` seconds; this many missed ones mean the
+// connection is dead even if the browser has not noticed (a half-open TCP connection).
+const MISSED_HEARTBEATS = 3;
 
 export class Connection {
   constructor(path, options = {}) {
@@ -26,6 +33,8 @@ export class Connection {
     this.timer = null;
     this.openedAt = 0;
     this.stopped = true;
+    this.watchdog = null;
+    this.silenceMs = null;
     this.wake = () => this.reconnectSoon();
     this.goOffline = () => this.drop();
   }
@@ -53,6 +62,8 @@ export class Connection {
     document.removeEventListener("visibilitychange", this.wake);
     clearTimeout(this.timer);
     this.timer = null;
+    clearTimeout(this.watchdog);
+    this.watchdog = null;
     const socket = this.socket;
     this.socket = null;
     if (socket) socket.close();
@@ -70,9 +81,11 @@ export class Connection {
     if (this.stopped) return;
     const socket = new WebSocket(this.url());
     this.socket = socket;
+    this.watch(OPEN_TIMEOUT_MS);
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.openedAt = Date.now();
+      this.watch(this.silenceMs);
       this.onState("open");
     };
     socket.onmessage = (event) => {
@@ -90,6 +103,14 @@ export class Connection {
       return;
     }
     if (!message || typeof message !== "object") return;
+    if (message.type === "heartbeat") {
+      if (typeof message.interval === "number" && message.interval > 0) {
+        this.silenceMs = message.interval * 1000 * MISSED_HEARTBEATS;
+      }
+      this.watch(this.silenceMs);
+      return;
+    }
+    this.watch(this.silenceMs);
     const seq = message.seq;
     if (SNAPSHOTS.has(message.type)) {
       if (typeof seq === "number") this.seq = seq;
@@ -112,9 +133,17 @@ export class Connection {
     socket.close();
   }
 
+  // Give the current socket `ms` more to show a sign of life, or drop it (null: no limit).
+  watch(ms) {
+    clearTimeout(this.watchdog);
+    this.watchdog = ms ? setTimeout(() => this.drop(), ms) : null;
+  }
+
   closed(socket, code) {
     if (this.socket !== socket) return;
     this.socket = null;
+    clearTimeout(this.watchdog);
+    this.watchdog = null;
     if (this.openedAt && Date.now() - this.openedAt > HEALTHY_MS) this.attempt = 0;
     this.openedAt = 0;
     this.onState("closed", code);

@@ -28,3 +28,4 @@ export const WALL_MODE = "wall.mode";
 export const RULES_CHANGED = "rules.changed";
 export const POST_SHARES = "post.shares";
 export const QUEUE_SHARES = "queue.shares";
+export const HEARTBEAT = "heartbeat";
