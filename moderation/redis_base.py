@@ -135,6 +135,11 @@ class RedisBase(Store):
             raise StoreError("the store is not open")
         return self._redis
 
+    @translated
+    async def run_script(self, source: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script of another module (the sign-in throttle) on this connection."""
+        return await self.redis.register_script(source)(keys=keys, args=args)
+
     async def health(self) -> dict[str, Any]:
         start = time.monotonic()
         try:

@@ -3,7 +3,8 @@
 - Sign-in: with an accounts file (`HASHWALL_ACCOUNTS_FILE`, argon2 hashes) each moderator
   has a name and a password; without one, any name with the shared password.
 - Throttle: 5 failed sign-ins per 15 minutes per client address and per account name;
-  then 429 with `Retry-After`, even for the right password.
+  then 429 with `Retry-After`, even for the right password. On Redis every web process
+  counts in Redis; a Redis out of reach refuses the sign-in (503) rather than skip the count.
 - Session: a signed cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS) whose content
   (a new session id and CSRF token) is replaced at every sign-in.
 - CSRF: every state-changing request must carry the session's token in `X-CSRF-Token`;
@@ -28,7 +29,7 @@ from starlette.responses import JSONResponse
 
 from moderation.accounts import check_name, load_accounts, verify
 from server.state import Wall
-from server.throttle import LoginThrottle
+from server.throttle import Throttle, throttle_for
 
 SESSION_KEY = "moderator"
 CSRF_KEY = "csrf"
@@ -86,10 +87,11 @@ def origin_allowed(conn: HTTPConnection) -> bool:
     return origin is None or same_site(origin, wall.settings.public_origin)
 
 
-def _throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
+def _throttle(request: Request) -> Throttle:
+    throttle: Throttle | None = getattr(request.app.state, "login_throttle", None)
     if throttle is None:
-        throttle = request.app.state.login_throttle = LoginThrottle()
+        wall: Wall = request.app.state.wall
+        throttle = request.app.state.login_throttle = throttle_for(wall.store)
     return throttle
 
 
@@ -134,17 +136,17 @@ async def login(request: Request) -> JSONResponse:
     throttle = _throttle(request)
     address = f"ip:{request.client.host if request.client else '?'}"
     account = f"account:{name.casefold()}"
-    wait = throttle.retry_after(address, account)
+    wait = await throttle.retry_after(address, account)
     if wait > 0:
         minutes = math.ceil(wait / 60)
         raise HTTPException(429, f"too many failed sign-ins; try again in {minutes} min",
                             headers={"Retry-After": str(math.ceil(wait))})
     signed_in = await _check(request, wall, name, password)
     if signed_in is None:
-        throttle.failed(address, account)
+        await throttle.failed(address, account)
         accounts = wall.settings.accounts_file is not None
         raise HTTPException(401, "wrong name or password" if accounts else "wrong password")
-    throttle.forget(account)
+    await throttle.forget(account)
     request.session.clear()
     csrf = secrets.token_urlsafe(32)
     request.session.update({SESSION_KEY: signed_in, CSRF_KEY: csrf,

@@ -1,19 +1,70 @@
-"""Failed sign-ins counted per address and per account, over a sliding window."""
+"""Failed sign-ins counted per address and per account, over a sliding window.
+
+With SQLite there is one web process and the counts live in its memory (`LoginThrottle`).
+With Redis there may be many, so the counts live in Redis (`RedisThrottle`): otherwise an
+attacker would get 5 tries from each process.
+"""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Protocol
+
+from moderation.store import Store
+
+if TYPE_CHECKING:
+    from moderation.redis_base import RedisBase
 
 MAX_FAILURES = 5
 WINDOW = 15 * 60.0
 # Keys remembered at most; the oldest are forgotten first, so memory stays bounded.
 MAX_KEYS = 10_000
 
+# KEYS: one sorted set of failure times per key. ARGV: now, window, limit, and a member to
+# add (empty: only look). Returns the seconds until every key may try again, as a string
+# (Lua would truncate a number to an integer). Only the newest `limit` failures matter, so
+# each set keeps no more, and expires once its newest failure has left the window.
+COUNT = """
+local now, window, limit, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local wait = 0
+for _, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if member ~= '' then
+    redis.call('ZADD', key, now, member)
+    redis.call('ZREMRANGEBYRANK', key, 0, -limit - 1)
+    redis.call('EXPIRE', key, math.ceil(window))
+  end
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, -limit, -limit, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  end
+end
+return tostring(wait)
+"""
+FORGET = "return redis.call('DEL', unpack(KEYS))"
+
+
+class Throttle(Protocol):
+    """Counts failed sign-ins per key (`ip:…`, `account:…`) and says how long a key waits."""
+
+    async def retry_after(self, *keys: str) -> float:
+        """Seconds until every key may try again (0 when none is blocked)."""
+        ...
+
+    async def failed(self, *keys: str) -> None:
+        """Count one failure against each key."""
+        ...
+
+    async def forget(self, key: str) -> None:
+        """Clear a key's failures (an account after its own successful sign-in)."""
+        ...
+
 
 class LoginThrottle:
-    """At most `limit` failures per `window` seconds for each key (`ip:…`, `account:…`)."""
+    """At most `limit` failures per `window` seconds for each key, in this process's memory."""
 
     def __init__(self, limit: int = MAX_FAILURES, window: float = WINDOW,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -32,7 +83,7 @@ class LoginThrottle:
             del self._failures[key]
         return times
 
-    def retry_after(self, *keys: str) -> float:
+    async def retry_after(self, *keys: str) -> float:
         """Seconds until every key may try again (0 when none is blocked)."""
         now = self.clock()
         wait = 0.0
@@ -42,7 +93,7 @@ class LoginThrottle:
                 wait = max(wait, times[-self.limit] + self.window - now)
         return wait
 
-    def failed(self, *keys: str) -> None:
+    async def failed(self, *keys: str) -> None:
         """Count one failure against each key."""
         now = self.clock()
         for key in keys:
@@ -51,6 +102,57 @@ class LoginThrottle:
             while len(self._failures) > MAX_KEYS:
                 del self._failures[next(iter(self._failures))]
 
-    def forget(self, key: str) -> None:
+    async def forget(self, key: str) -> None:
         """Clear a key's failures (an account after its own successful sign-in)."""
         self._failures.pop(key, None)
+
+
+class RedisThrottle:
+    """The same limit, counted in the store's Redis so that every web process shares it.
+
+    Times are wall-clock (`time.time`), the one clock that processes on several machines
+    share. A Redis that cannot be reached raises `StoreUnavailable` (503): a sign-in is
+    refused rather than let through uncounted.
+    """
+
+    def __init__(self, store: RedisBase, limit: int = MAX_FAILURES, window: float = WINDOW,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.prefix = f"{store.keys.prefix}throttle:"
+
+    def key(self, key: str) -> str:
+        """The Redis key holding `key`'s failure times."""
+        return f"{self.prefix}{key}"
+
+    async def _count(self, keys: Iterable[str], add: bool) -> float:
+        now = self.clock()
+        # Two processes may fail a sign-in at the same instant: both failures must count.
+        member = f"{now!r}:{secrets.token_hex(6)}" if add else ""
+        wait = await self.store.run_script(COUNT, [self.key(k) for k in keys],
+                                           [repr(now), repr(self.window), self.limit, member])
+        return max(0.0, float(wait))
+
+    async def retry_after(self, *keys: str) -> float:
+        """Seconds until every key may try again (0 when none is blocked)."""
+        return await self._count(keys, add=False)
+
+    async def failed(self, *keys: str) -> None:
+        """Count one failure against each key."""
+        await self._count(keys, add=True)
+
+    async def forget(self, key: str) -> None:
+        """Clear a key's failures (an account after its own successful sign-in)."""
+        await self.store.run_script(FORGET, [self.key(key)], [])
+
+
+def throttle_for(store: Store) -> Throttle:
+    """The throttle of a store: shared through Redis, or in this process for SQLite."""
+    # Imported when a throttle is made, not with this module: importing auth loads no redis.
+    from moderation.redis_base import RedisBase
+
+    if isinstance(store, RedisBase):
+        return RedisThrottle(store)
+    return LoginThrottle()

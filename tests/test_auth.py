@@ -79,20 +79,20 @@ async def test_five_failures_for_one_account_block_it_from_everywhere(store_url:
             assert (await login(client, "ben", PASSWORD)).status_code == 200
 
 
-def test_throttle_window_slides_and_success_clears_the_account() -> None:
+async def test_throttle_window_slides_and_success_clears_the_account() -> None:
     """Failures older than the window stop counting; forgetting an account clears it."""
     now = [1000.0]
     throttle = LoginThrottle(limit=5, window=900, clock=lambda: now[0])
     for _ in range(5):
-        throttle.failed("ip:a", "account:ana")
+        await throttle.failed("ip:a", "account:ana")
         now[0] += 10
-    assert throttle.retry_after("ip:a") == pytest.approx(1000 + 900 - 1050)
+    assert await throttle.retry_after("ip:a") == pytest.approx(1000 + 900 - 1050)
     now[0] = 1000 + 900.5
-    assert throttle.retry_after("ip:a") == 0  # the oldest failure left the window
-    throttle.failed("ip:a")
-    assert throttle.retry_after("ip:a") > 0
-    throttle.forget("account:ana")
-    assert throttle.retry_after("account:ana") == 0
+    assert await throttle.retry_after("ip:a") == 0  # the oldest failure left the window
+    await throttle.failed("ip:a")
+    assert await throttle.retry_after("ip:a") > 0
+    await throttle.forget("account:ana")
+    assert await throttle.retry_after("account:ana") == 0
 
 
 async def test_session_cookie_is_strict_httponly_and_rotated_at_login(store_url: str) -> None:
