@@ -34,6 +34,21 @@ def rss_bytes(pid: int) -> int:
         return int(file.read().split()[1]) * PAGE
 
 
+def holds_socket_to(pid: int, peer_port: int) -> bool:
+    """Whether the process still holds a TCP socket whose peer is `peer_port` (IPv4)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    with open("/proc/net/tcp", encoding="ascii") as file:
+        rows = [line.split() for line in file.readlines()[1:]]
+    return any(int(row[2].split(":")[1], 16) == peer_port and row[9] in inodes for row in rows)
+
+
 def cores() -> list[int]:
     """The cores this process may run on."""
     return sorted(os.sched_getaffinity(0))

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench.procstat import cpu_seconds, pin, raise_nofile, rss_bytes
+from bench.procstat import cpu_seconds, holds_socket_to, pin, raise_nofile, rss_bytes
 
 PASSWORD = "bench-moderator-password"
 START_TIMEOUT = 180.0
@@ -134,6 +134,10 @@ class Target:
     def rss(self) -> int:
         """Resident memory of the server process, in bytes."""
         return rss_bytes(self.pid)
+
+    def holds(self, peer_port: int) -> bool:
+        """Whether the server process still holds its socket to a client's port."""
+        return holds_socket_to(self.pid, peer_port)
 
     def _terminate(self, process: subprocess.Popen[bytes] | None = None) -> None:
         process = process or self.process
