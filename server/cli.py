@@ -71,6 +71,7 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
     import uvicorn
 
     from server.app import create_app
+    from server.ws_protocol import FrameProtocol
 
     if "public_url" not in settings.model_fields_set:
         settings = settings.model_copy(update={"public_url": _local_url(host, port)})
@@ -90,7 +91,7 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
             print(f"hashwall: moderator password: {password}", flush=True)
     if not settings.secret_key:
         logger.warning("HASHWALL_SECRET_KEY is not set: moderators sign in again after a restart")
-    config = uvicorn.Config(app, host=host, port=port, ws="websockets-sansio",
+    config = uvicorn.Config(app, host=host, port=port, ws=FrameProtocol,
                             ws_per_message_deflate=False, lifespan="on", log_level="info",
                             proxy_headers=True)
     uvicorn.Server(config).run()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
-from moderation.store import Store, StoreUnavailable
+from moderation.store import Store
 from server.protocol import encode
+from server.ws_protocol import text_frame
 
 logger = logging.getLogger(__name__)
 
@@ -19,16 +21,43 @@ Close = Callable[[int, str], Coroutine[Any, Any, None]]
 CLOSE_TOO_SLOW = 4008
 
 
+class FrameSink(Protocol):
+    """A socket that takes prebuilt frames directly (server/ws_protocol.py)."""
+
+    @property
+    def open_for_frames(self) -> bool: ...
+
+    @property
+    def gone(self) -> bool: ...
+
+    def write_frame(self, frame: bytes) -> None: ...
+
+    async def wait_writable(self) -> None: ...
+
+    def close_now(self, code: int, reason: str) -> None: ...
+
+
 class Client:
-    """One connected socket: a bounded queue of encoded messages and its own writer."""
+    """One connected socket: a bounded backlog of encoded messages and its own writer.
 
-    __slots__ = ("close", "dropped", "last_seq", "name", "queue", "send")
+    With a frame sink, a message goes straight to the socket when nothing waits before it
+    and the socket takes it unbuffered; otherwise it waits in the backlog for `pump`.
+    """
 
-    def __init__(self, send: Send, close: Close, size: int, name: str = "") -> None:
+    __slots__ = ("backlog", "close", "dropped", "frames", "last_seq", "live", "name", "send",
+                 "size", "wake")
+
+    def __init__(self, send: Send, close: Close, size: int, name: str = "",
+                 frames: FrameSink | None = None) -> None:
         self.send = send
         self.close = close
-        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(size)
+        self.size = size
+        self.frames = frames
+        self.backlog: deque[tuple[int, str, bytes]] = deque()
+        self.wake = asyncio.Event()
         self.last_seq = 0
+        # Direct writes start once `pump` has sent what the resume left in the backlog.
+        self.live = False
         self.dropped = False
         self.name = name
 
@@ -40,16 +69,48 @@ class Client:
         if seq:
             self.last_seq = seq
 
+    def offer(self, seq: int, text: str, frame: bytes) -> bool:
+        """Take one message; False when the backlog is full and the client must go."""
+        frames = self.frames
+        if self.live and not self.backlog and frames is not None and frames.open_for_frames:
+            if seq > self.last_seq:
+                frames.write_frame(frame)
+                self.last_seq = seq
+            elif not seq:
+                frames.write_frame(frame)
+            return True
+        if len(self.backlog) >= self.size:
+            return False
+        self.backlog.append((seq, text, frame))
+        self.wake.set()
+        return True
+
     def reply(self, text: str) -> None:
         """Queue an answer to this client alone, behind what it already has to receive."""
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait((0, text))
+        frame = text_frame(text.encode()) if self.frames is not None else b""
+        # A client too far behind to take an answer is dropped by the next broadcast.
+        self.offer(0, text, frame)
 
     async def pump(self) -> None:
-        """Write queued messages until cancelled."""
+        """Write what waits in the backlog, in order, until cancelled or the socket is gone."""
+        frames = self.frames
         while True:
-            seq, text = await self.queue.get()
-            await self.write(seq, text)
+            while self.backlog:
+                seq, text, frame = self.backlog[0]
+                if frames is None:
+                    await self.write(seq, text)
+                else:
+                    await frames.wait_writable()
+                    if frames.gone:
+                        return
+                    if not seq or seq > self.last_seq:
+                        frames.write_frame(frame)
+                        if seq:
+                            self.last_seq = seq
+                self.backlog.popleft()
+            self.live = True
+            self.wake.clear()
+            await self.wake.wait()
 
 
 class Hub:
@@ -79,9 +140,10 @@ class Hub:
         for task in list(self._closers):
             task.cancel()
 
-    def client(self, send: Send, close: Close, name: str = "") -> Client:
+    def client(self, send: Send, close: Close, name: str = "",
+               frames: FrameSink | None = None) -> Client:
         """A new client, registered so that it queues every event from now on."""
-        client = Client(send, close, self.queue_size, name)
+        client = Client(send, close, self.queue_size, name, frames)
         self.clients.add(client)
         return client
 
@@ -90,18 +152,20 @@ class Hub:
         self.clients.discard(client)
 
     def publish(self, seq: int, text: str) -> None:
-        """Queue one encoded message for every client, dropping those whose queue is full."""
-        for client in tuple(self.clients):
-            try:
-                client.queue.put_nowait((seq, text))
-            except asyncio.QueueFull:
-                self._drop(client)
+        """Hand one encoded message to every client, dropping those whose backlog is full."""
+        frame = text_frame(text.encode())
+        full = [client for client in self.clients if not client.offer(seq, text, frame)]
+        for client in full:
+            self._drop(client)
 
     def _drop(self, client: Client) -> None:
         self.clients.discard(client)
         client.dropped = True
         self.dropped_total += 1
         logger.warning("dropping %s client %s: it stopped reading", self.channel, client.name)
+        if client.frames is not None:
+            client.frames.close_now(CLOSE_TOO_SLOW, "too slow")
+            return
         task = asyncio.create_task(client.close(CLOSE_TOO_SLOW, "too slow"))
         self._closers.add(task)
         task.add_done_callback(self._closers.discard)
@@ -114,10 +178,6 @@ class Hub:
                     self.publish(event.seq, encode(event.message()))
             except asyncio.CancelledError:
                 raise
-            except StoreUnavailable as exc:
-                # Redis is restarting: resume from `position` once it answers, no gap.
-                logger.warning("the %s event log is out of reach; retrying: %s", self.channel, exc)
-                await asyncio.sleep(1.0)
             except Exception:
                 logger.exception("following the %s event log failed; retrying", self.channel)
                 await asyncio.sleep(1.0)

@@ -19,6 +19,7 @@ from server.console_state import console_snapshot, presence
 from server.fanout import Client, Hub
 from server.protocol import encode
 from server.state import Wall
+from server.ws_protocol import FRAMES
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
             await ws.close(code, reason)
 
     peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
-    client = hub.client(ws.send_text, close, name=peer)
+    client = hub.client(ws.send_text, close, name=peer,
+                        frames=ws.scope.get("extensions", {}).get(FRAMES))
     try:
         await _resume(client, hub, since, snapshot)
         tasks.append(asyncio.create_task(client.pump()))

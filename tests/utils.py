@@ -18,6 +18,7 @@ from moderation.post import Author, Post
 from server.app import create_app
 from server.settings import Settings, load_settings
 from server.state import Wall
+from server.ws_protocol import FrameProtocol
 
 PASSWORD = "correct horse battery staple"
 TIMEOUT = 10.0
@@ -83,7 +84,7 @@ async def start_server(settings: Settings, port: int | None = None, **kwargs: An
     """Start a real uvicorn server in this event loop and wait until it listens."""
     app = create_app(settings, **kwargs)
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio",
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws=FrameProtocol,
                             ws_per_message_deflate=False, lifespan="on", log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -1,0 +1,155 @@
+"""The fan-out's direct frame path: ordered delivery, bounded buffers, slow clients let go."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+from websockets.asyncio.client import ClientConnection
+
+from server.app import create_app
+from server.fanout import CLOSE_TOO_SLOW
+from server.ws_protocol import ABORT_AFTER, SEND_BUFFER, FrameProtocol
+from tests.test_robustness import _stalled_socket
+from tests.utils import (
+    RunningServer,
+    free_port,
+    make_post,
+    make_settings,
+    recv,
+    run_server,
+    until,
+    ws_client,
+)
+
+BIG = "x" * 20_000
+
+
+def _protocols(server: RunningServer) -> list[FrameProtocol]:
+    connections = server.server.server_state.connections
+    return [c for c in connections if isinstance(c, FrameProtocol)]
+
+
+def _holds(server: RunningServer, port: int) -> bool:
+    return any(p.client is not None and p.client[1] == port and not p.disconnected
+               for p in _protocols(server))
+
+
+async def _approve_until_dropped(server: RunningServer,
+                                 healthy: ClientConnection | None = None) -> int:
+    """Trusted posts, one at a time, until the hub drops a client; how many it took."""
+    wall = server.wall
+    n = 0
+    async with asyncio.timeout(60):
+        while wall.public.dropped_total == 0:
+            n += 1
+            await wall.pipeline.ingest(make_post(n, text=BIG, handle="trusted"))
+            if healthy is not None:
+                assert (await recv(healthy))["seq"] == n
+            else:
+                await until(lambda n=n: wall.public.position >= n)
+    return n
+
+
+def _small_socket(port: int) -> socket.socket:
+    """A connected socket with a small receive buffer, so that a slow reader is felt."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+async def test_stalled_socket_is_dropped_and_let_go(store_url: str) -> None:
+    """A socket that never reads is dropped, its server end is reset, the healthy one is served."""
+    settings = make_settings(store_url=store_url, trusted_authors=["trusted"],
+                             client_queue_size=8)
+    async with run_server(settings) as server:
+        stalled = await _stalled_socket(server.port)
+        port = stalled.getsockname()[1]
+        try:
+            async with ws_client(f"{server.ws_base}/ws", max_size=None) as healthy:
+                await recv(healthy)
+                await until(lambda: len(server.wall.public.clients) == 2)
+                await _approve_until_dropped(server, healthy)
+                assert _holds(server, port)
+                # The close frame cannot reach a reader that reads nothing: reset after a while.
+                await until(lambda: not _holds(server, port), timeout=ABORT_AFTER + 10)
+                await server.wall.pipeline.ingest(make_post(9999, handle="trusted"))
+                assert (await recv(healthy))["post"]["id"] == "x:9999"
+        finally:
+            stalled.close()
+
+
+async def test_slow_reader_gets_close_code_4008(store_url: str) -> None:
+    """A client that falls behind but still reads receives its backlog, then close code 4008."""
+    settings = make_settings(store_url=store_url, trusted_authors=["trusted"],
+                             client_queue_size=8)
+    async with run_server(settings) as server:
+        async with ws_client(f"{server.ws_base}/ws", max_size=None, max_queue=1,
+                             sock=_small_socket(server.port)) as slow:
+            await recv(slow)
+            await until(lambda: len(server.wall.public.clients) == 1)
+            dropped_after = await _approve_until_dropped(server)
+            seqs = []
+            with contextlib.suppress(Exception):
+                while True:
+                    message = await recv(slow)
+                    seqs.append(message["seq"])
+            await asyncio.wait_for(slow.wait_closed(), 10)
+        assert slow.close_code == CLOSE_TOO_SLOW
+        # What it received came in order, with no gap, and stopped before the drop.
+        assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < dropped_after
+
+
+async def test_kernel_send_buffer_is_bounded(server: RunningServer) -> None:
+    """Each screen's socket has a fixed send buffer, so a stalled one holds little kernel memory."""
+    async with ws_client(f"{server.ws_base}/ws") as ws:
+        await recv(ws)
+        await until(lambda: bool(_protocols(server)))
+        sock = _protocols(server)[0].transport.get_extra_info("socket")
+        # Linux doubles the value it is given, for its bookkeeping.
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) <= 2 * SEND_BUFFER
+
+
+@contextlib.asynccontextmanager
+async def _plain_uvicorn(store_url: str) -> AsyncIterator[tuple[int, object]]:
+    """hashwall under uvicorn's own websocket protocol, without the direct frame path."""
+    settings = make_settings(store_url=store_url, trusted_authors=["trusted"],
+                             client_queue_size=8)
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio",
+                            ws_per_message_deflate=False, lifespan="on", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await until(lambda: server.started or task.done())
+        yield port, app
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def test_plain_uvicorn_protocol_still_fans_out_and_drops(tmp_path: Path) -> None:
+    """Without the frame path, posts still arrive in order and a stalled client is dropped."""
+    async with _plain_uvicorn(f"sqlite:///{tmp_path / 'plain.sqlite3'}") as (port, app):
+        wall = app.state.wall  # type: ignore[attr-defined]
+        stalled = await _stalled_socket(port)
+        try:
+            async with ws_client(f"ws://127.0.0.1:{port}/ws", max_size=None) as healthy:
+                await recv(healthy)
+                await until(lambda: len(wall.public.clients) == 2)
+                assert all(c.frames is None for c in wall.public.clients)
+                n = 0
+                async with asyncio.timeout(60):
+                    while wall.public.dropped_total == 0:
+                        n += 1
+                        await wall.pipeline.ingest(make_post(n, text=BIG, handle="trusted"))
+                        assert (await recv(healthy))["seq"] == n
+                assert len(wall.public.clients) == 1
+        finally:
+            stalled.close()
