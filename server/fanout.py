@@ -21,6 +21,10 @@ Close = Callable[[int, str], Coroutine[Any, Any, None]]
 CLOSE_TOO_SLOW = 4008
 
 
+async def _gone(*args: object) -> None:
+    raise RuntimeError("the app has handed this socket over to the hub")
+
+
 class FrameSink(Protocol):
     """A socket that takes prebuilt frames directly (server/ws_protocol.py)."""
 
@@ -36,16 +40,20 @@ class FrameSink(Protocol):
 
     def close_now(self, code: int, reason: str) -> None: ...
 
+    def detach(self, on_lost: Callable[[], None]) -> None: ...
+
 
 class Client:
     """One connected socket: a bounded backlog of encoded messages and its own writer.
 
     With a frame sink, a message goes straight to the socket when nothing waits before it
-    and the socket takes it unbuffered; otherwise it waits in the backlog for `pump`.
+    and the socket takes it unbuffered; otherwise it waits in the backlog, and a writer
+    task, started then and ending once the backlog is empty, sends it in order. An idle
+    screen holds no task and no buffer.
     """
 
     __slots__ = ("backlog", "close", "dropped", "frames", "last_seq", "live", "name", "send",
-                 "size", "wake")
+                 "size", "writer")
 
     def __init__(self, send: Send, close: Close, size: int, name: str = "",
                  frames: FrameSink | None = None) -> None:
@@ -53,10 +61,10 @@ class Client:
         self.close = close
         self.size = size
         self.frames = frames
-        self.backlog: deque[tuple[int, str, bytes]] = deque()
-        self.wake = asyncio.Event()
+        self.backlog: deque[tuple[int, str, bytes]] | None = None
+        self.writer: asyncio.Task[None] | None = None
         self.last_seq = 0
-        # Direct writes start once `pump` has sent what the resume left in the backlog.
+        # Nothing is written before `go_live`: the resume writes first.
         self.live = False
         self.dropped = False
         self.name = name
@@ -79,10 +87,14 @@ class Client:
             elif not seq:
                 frames.write_frame(frame)
             return True
-        if len(self.backlog) >= self.size:
+        backlog = self.backlog
+        if backlog is None:
+            backlog = self.backlog = deque()
+        elif len(backlog) >= self.size:
             return False
-        self.backlog.append((seq, text, frame))
-        self.wake.set()
+        backlog.append((seq, text, frame))
+        if self.live and self.writer is None:
+            self.writer = asyncio.create_task(self._drain())
         return True
 
     def reply(self, text: str) -> None:
@@ -91,26 +103,44 @@ class Client:
         # A client too far behind to take an answer is dropped by the next broadcast.
         self.offer(0, text, frame)
 
-    async def pump(self) -> None:
-        """Write what waits in the backlog, in order, until cancelled or the socket is gone."""
-        frames = self.frames
-        while True:
-            while self.backlog:
-                seq, text, frame = self.backlog[0]
-                if frames is None:
-                    await self.write(seq, text)
-                else:
-                    await frames.wait_writable()
-                    if frames.gone:
-                        return
-                    if not seq or seq > self.last_seq:
-                        frames.write_frame(frame)
-                        if seq:
-                            self.last_seq = seq
-                self.backlog.popleft()
-            self.live = True
-            self.wake.clear()
-            await self.wake.wait()
+    def go_live(self) -> None:
+        """Start delivering, beginning with what arrived while the client was resumed."""
+        self.live = True
+        if self.backlog and self.writer is None:
+            self.writer = asyncio.create_task(self._drain())
+
+    def stop(self) -> None:
+        """Stop writing: the socket has ended."""
+        if self.writer is not None:
+            self.writer.cancel()
+
+    async def _drain(self) -> None:
+        try:
+            await self._write_backlog()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The socket broke under the writer; its handler sees it end too.
+            logger.info("stopped writing to %s: %s", self.name, exc)
+        finally:
+            self.writer = None
+
+    async def _write_backlog(self) -> None:
+        frames, backlog = self.frames, self.backlog
+        while backlog:
+            seq, text, frame = backlog[0]
+            if frames is None:
+                await self.write(seq, text)
+            else:
+                await frames.wait_writable()
+                if frames.gone:
+                    return
+                if not seq or seq > self.last_seq:
+                    frames.write_frame(frame)
+                    if seq:
+                        self.last_seq = seq
+            backlog.popleft()
+        self.backlog = None
 
 
 class Hub:
@@ -147,9 +177,20 @@ class Hub:
         self.clients.add(client)
         return client
 
+    def detach(self, client: Client) -> None:
+        """Keep a listening client's socket in the hub alone, once its handler returns."""
+        frames = client.frames
+        if frames is None:
+            raise ValueError(f"expected a client with a frame sink, got {client.name}")
+        # The app's callables hold its whole connection (scope, session, middleware).
+        client.send = client.close = _gone
+        frames.detach(lambda: self.remove(client))
+        client.go_live()
+
     def remove(self, client: Client) -> None:
         """Forget a client whose socket has ended."""
         self.clients.discard(client)
+        client.stop()
 
     def publish(self, seq: int, text: str) -> None:
         """Hand one encoded message to every client, dropping those whose backlog is full."""

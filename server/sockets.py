@@ -71,11 +71,17 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
             await ws.close(code, reason)
 
     peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
-    client = hub.client(ws.send_text, close, name=peer,
-                        frames=ws.scope.get("extensions", {}).get(FRAMES))
+    frames = ws.scope.get("extensions", {}).get(FRAMES)
+    client = hub.client(ws.send_text, close, name=peer, frames=frames)
+    detached = False
     try:
         await _resume(client, hub, since, snapshot)
-        tasks.append(asyncio.create_task(client.pump()))
+        if frames is not None and on_message is None:
+            # A screen only listens: the hub keeps its socket, without a task or a handler.
+            hub.detach(client)
+            detached = True
+            return
+        client.go_live()
         tasks.append(asyncio.create_task(_read(ws, client, on_message)))
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
@@ -86,7 +92,8 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
-        hub.remove(client)
+        if not detached:
+            hub.remove(client)
         for task in tasks:
             task.cancel()
         with contextlib.suppress(Exception):

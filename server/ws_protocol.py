@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
@@ -34,8 +36,25 @@ def text_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, length) + payload
 
 
+class _Discard:
+    """The receive queue of a detached socket: the app reads no more, so nothing is kept."""
+
+    def put_nowait(self, message: Any) -> None:
+        pass
+
+    def empty(self) -> bool:
+        return True
+
+
 class FrameProtocol(WebSocketsSansIOProtocol):
-    """A websocket connection that also accepts whole prebuilt frames from the fan-out."""
+    """A websocket connection that also accepts whole prebuilt frames from the fan-out.
+
+    A screen's socket is `detach`ed once it is resumed: its ASGI handler returns, and the
+    connection lives on with only this object and the hub's client, without a task.
+    """
+
+    detached = False
+    _on_lost: Callable[[], None] | None = None
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -67,6 +86,52 @@ class FrameProtocol(WebSocketsSansIOProtocol):
     async def wait_writable(self) -> None:
         """Wait until the transport's buffer is below its low-water mark (or it is lost)."""
         await self.writable.wait()
+
+    def detach(self, on_lost: Callable[[], None]) -> None:
+        """Keep the connection open after the app returns; call `on_lost` when it ends.
+
+        Messages the client sends from then on are discarded (a screen's socket only
+        listens); pings and the closing handshake still get their answers.
+        """
+        self.detached = True
+        self.queue = _Discard()  # type: ignore[assignment]
+        # What only the handshake and the app needed.
+        self.request = self.response = None  # type: ignore[assignment]
+        self.scope = {"type": "websocket", "client": self.client}  # type: ignore[typeddict-item]
+        if self.disconnected:
+            on_lost()
+        else:
+            self._on_lost = on_lost
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        on_lost, self._on_lost = self._on_lost, None
+        if on_lost is not None:
+            on_lost()
+
+    def send_receive_event_to_app(self) -> None:
+        if self.detached:
+            self.frames = []
+            return
+        super().send_receive_event_to_app()
+
+    async def run_asgi(self) -> None:
+        # uvicorn's, except that a detached connection stays open when the app returns.
+        try:
+            result = await self.app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            self.logger.exception("Exception in ASGI application\n")
+            self.send_500_response()
+        else:
+            if not self.handshake_complete:
+                self.logger.error("ASGI callable returned without completing handshake.")
+                self.send_500_response()
+            elif result is not None:
+                self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+        if self.close_timer is None and not self.detached:
+            self.transport.close()
 
     def close_now(self, code: int, reason: str) -> None:
         """Close without waiting for a stalled buffer; reset if the peer does not follow."""

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import uvicorn
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
 
 from server.app import create_app
 from server.fanout import CLOSE_TOO_SLOW
@@ -153,3 +153,45 @@ async def test_plain_uvicorn_protocol_still_fans_out_and_drops(tmp_path: Path) -
                 assert len(wall.public.clients) == 1
         finally:
             stalled.close()
+
+
+async def test_idle_screens_hold_no_task_and_leave_the_hub_when_gone(server: RunningServer) -> None:
+    """Once resumed, a screen's socket runs without a handler task; closing it frees it."""
+    hub = server.wall.public
+    tasks = server.server.server_state.tasks
+    async with contextlib.AsyncExitStack() as stack:
+        screens = [await stack.enter_async_context(ws_client(f"{server.ws_base}/ws"))
+                   for _ in range(5)]
+        for ws in screens:
+            await recv(ws)
+        await until(lambda: len(hub.clients) == 5 and not tasks)
+        await server.wall.pipeline.ingest(make_post(1, handle="trusted"))
+        for ws in screens:
+            assert (await recv(ws))["post"]["id"] == "x:1"
+        await screens[0].close()
+        assert screens[0].close_code == 1000
+        await until(lambda: len(hub.clients) == 4)
+    await until(lambda: not hub.clients)
+
+
+async def test_screen_messages_are_ignored_and_pings_answered(server: RunningServer) -> None:
+    """What a screen sends on /ws is discarded; it keeps receiving and its pings get pongs."""
+    async with ws_client(f"{server.ws_base}/ws") as ws:
+        await recv(ws)
+        for n in range(50):
+            await ws.send(f"hello {n}")
+        await asyncio.wait_for(await ws.ping(), 10)
+        await server.wall.pipeline.ingest(make_post(1, handle="trusted"))
+        assert (await recv(ws))["post"]["id"] == "x:1"
+
+
+async def test_server_stop_closes_detached_screens(store_url: str) -> None:
+    """Stopping the server closes every screen with 1012 (restart) and does not hang."""
+    settings = make_settings(store_url=store_url)
+    async with run_server(settings) as server:
+        # Left open on purpose: the server, not the test, closes it.
+        ws = await connect(f"{server.ws_base}/ws", compression=None, open_timeout=10)
+        await recv(ws)
+        await until(lambda: len(server.wall.public.clients) == 1)
+    await asyncio.wait_for(ws.wait_closed(), 10)
+    assert ws.close_code == 1012
