@@ -150,7 +150,8 @@ class Hub:
         self.store = store
         self.channel = channel
         self.queue_size = queue_size
-        self.clients: set[Client] = set()
+        # In connection order: a broadcast reaches the screens in the order they came.
+        self.clients: dict[Client, None] = {}
         self.position = 0
         self.dropped_total = 0
         self._task: asyncio.Task[None] | None = None
@@ -174,7 +175,7 @@ class Hub:
                frames: FrameSink | None = None) -> Client:
         """A new client, registered so that it queues every event from now on."""
         client = Client(send, close, self.queue_size, name, frames)
-        self.clients.add(client)
+        self.clients[client] = None
         return client
 
     def detach(self, client: Client) -> None:
@@ -189,7 +190,7 @@ class Hub:
 
     def remove(self, client: Client) -> None:
         """Forget a client whose socket has ended."""
-        self.clients.discard(client)
+        self.clients.pop(client, None)
         client.stop()
 
     def publish(self, seq: int, text: str) -> None:
@@ -200,7 +201,7 @@ class Hub:
             self._drop(client)
 
     def _drop(self, client: Client) -> None:
-        self.clients.discard(client)
+        self.clients.pop(client, None)
         client.dropped = True
         self.dropped_total += 1
         logger.warning("dropping %s client %s: it stopped reading", self.channel, client.name)
