@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import posts
-from bench.procstat import pin
+from bench.procstat import child_setup, pin
 from bench.targets import ROOT, _clean_env
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ async def _ingest(args: list[str], core: int | None) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.ingest", *args, cwd=ROOT, env=_clean_env(),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=child_setup,
     )
     pin(process.pid, core)
     out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
@@ -38,6 +39,7 @@ async def _from_fake_x(file: Path, store: str, server_core: int | None,
     feed = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.fake_x_feed", "--file", str(file), cwd=ROOT,
         env=_clean_env(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        preexec_fn=child_setup,
     )
     pin(feed.pid, load_core)
     assert feed.stdout is not None and feed.stdin is not None

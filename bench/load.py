@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from bench.procstat import pin
+from bench.procstat import child_setup, pin
 from bench.targets import ROOT, _clean_env
 
 COMMAND_TIMEOUT = 300.0
@@ -26,6 +26,7 @@ class Load:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.loadgen", cwd=ROOT, env=_clean_env(),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            preexec_fn=child_setup,
         )
         pin(self.process.pid, self.core)
 

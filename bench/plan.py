@@ -34,6 +34,8 @@ class Plan:
     ingest_runs: int
     # Whether hashwall is also measured on Redis (when the Redis store and server exist).
     redis: bool = True
+    # The whole run stops after this many seconds, reporting what it measured by then.
+    limit: float = 15 * 60
     settings: dict[str, str] = field(default_factory=dict)
 
     def posts_needed(self, scenario: str) -> int:
@@ -64,6 +66,6 @@ SMOKE = Plan(
     slow_grace=1.0,
     idle_steps=[300],
     ingest_items=200, ingest_runs=1,
-    redis=False,
+    redis=False, limit=90,
     settings={"client_queue_size": "8"},
 )

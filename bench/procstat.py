@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
+import signal
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -17,6 +19,18 @@ def raise_nofile() -> int:
     if soft == resource.RLIM_INFINITY or soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def die_with_parent() -> None:
+    """Ask Linux to stop this process when its parent dies (a killed driver leaves no server)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def child_setup() -> None:
+    """What every process the bench starts does first: follow its parent, raise its limit."""
+    die_with_parent()
+    raise_nofile()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -12,6 +12,7 @@ import json
 import logging
 import platform
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -209,14 +210,20 @@ class Bench:
         pin(0, self.load_core)
         self.prepare()
         try:
-            if self.scenarios & {"cost", "latency"}:
-                await self.cost_and_latency()
-            if "idle" in self.scenarios:
-                await self.idle()
-            if "slow" in self.scenarios:
-                await self.slow()
-            if "ingest" in self.scenarios:
-                await self.ingest()
+            async with asyncio.timeout(self.plan.limit):
+                if self.scenarios & {"cost", "latency"}:
+                    await self.cost_and_latency()
+                if "idle" in self.scenarios:
+                    await self.idle()
+                if "slow" in self.scenarios:
+                    await self.slow()
+                if "ingest" in self.scenarios:
+                    await self.ingest()
+        except TimeoutError:
+            # What was measured in time is still reported.
+            logger.error("the bench ran out of its %.0f s and stopped", self.plan.limit)
+            self.results.setdefault("errors", {})["bench"] = (
+                f"stopped after {self.plan.limit:.0f} s; the scenarios after that are missing")
         finally:
             if self.redis is not None:
                 self.redis.stop()
@@ -231,6 +238,10 @@ class Bench:
         return self.results
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a small, quick run")
@@ -242,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = scenarios - set(SCENARIOS)
     if unknown:
         parser.error(f"expected scenarios among {', '.join(SCENARIOS)}, got {sorted(unknown)}")
+    # A stop (Ctrl-C or SIGTERM) still stops the servers, load and Redis the run started.
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args.out.mkdir(parents=True, exist_ok=True)

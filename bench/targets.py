@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench.procstat import cpu_seconds, holds_socket_to, pin, raise_nofile, rss_bytes
+from bench.procstat import child_setup, cpu_seconds, holds_socket_to, pin, rss_bytes
 
 PASSWORD = "bench-moderator-password"
 START_TIMEOUT = 180.0
@@ -92,7 +92,7 @@ class Target:
         core = self.core
 
         def prepare() -> None:
-            raise_nofile()
+            child_setup()
             pin(0, core)
 
         with (self.folder / f"{log_name}.log").open("ab") as log:

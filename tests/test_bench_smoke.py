@@ -41,7 +41,8 @@ def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
         assert ingest["x-sqlite"][0]["items"] == 200
 
     slow = results["slow_client"]["runs"]
-    assert len(slow) == 1 and slow[0]["control_p99"] > 0
+    # A socket that never reads is dropped however the machine performs.
+    assert len(slow) == 1 and slow[0]["dropped"] and slow[0]["control_p99"] > 0
 
     markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
     for section in ("## Fan-out cost", "## Approve-to-screen latency", "## Idle connections",
