@@ -6,8 +6,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bench.hashwall_target import Hashwall
 from bench.load import Load
-from bench.targets import Hashwall, Target
+from bench.targets import Target
 
 logger = logging.getLogger(__name__)
 

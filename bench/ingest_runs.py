@@ -12,7 +12,7 @@ from typing import Any
 
 from bench import posts
 from bench.procstat import child_setup, pin
-from bench.targets import ROOT, _clean_env
+from bench.targets import ROOT, clean_env
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ RUN_TIMEOUT = 180.0
 
 async def _ingest(args: list[str], core: int | None) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.ingest", *args, cwd=ROOT, env=_clean_env(),
+        sys.executable, "-m", "bench.ingest", *args, cwd=ROOT, env=clean_env(),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         preexec_fn=child_setup,
     )
@@ -38,7 +38,7 @@ async def _from_fake_x(file: Path, store: str, server_core: int | None,
                        load_core: int | None) -> dict[str, Any]:
     feed = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.fake_x_feed", "--file", str(file), cwd=ROOT,
-        env=_clean_env(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        env=clean_env(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         preexec_fn=child_setup,
     )
     pin(feed.pid, load_core)

@@ -6,8 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+from bench.hashwall_target import Hashwall
 from bench.stats import percentile
-from bench.targets import Hashwall
 from bench.tracers import Tracers
 
 ARRIVAL_TIMEOUT = 60.0

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from bench.procstat import child_setup, pin
-from bench.targets import ROOT, _clean_env
+from bench.targets import ROOT, clean_env
 
 COMMAND_TIMEOUT = 300.0
 
@@ -24,7 +24,7 @@ class Load:
     async def start(self) -> None:
         """Start the process."""
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.loadgen", cwd=ROOT, env=_clean_env(),
+            sys.executable, "-m", "bench.loadgen", cwd=ROOT, env=clean_env(),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             preexec_fn=child_setup,
         )

@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 from bench import frames
+from bench.hashwall_target import Hashwall
 from bench.latency import approve_at_rate
 from bench.stats import percentile
-from bench.targets import Hashwall
 from bench.tracers import Tracers
 
 ARRIVAL_TIMEOUT = 60.0

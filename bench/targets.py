@@ -1,4 +1,4 @@
-"""The servers under test, each in its own process pinned to the server core.
+"""The servers under test, each in its own process pinned to the server core, and B0, B1.
 
 Each target knows how to start, how to make one post reach every screen (`publish`), and
 where its process is, so that its CPU time and memory can be read from /proc.
@@ -14,13 +14,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from bench.procstat import child_setup, cpu_seconds, holds_socket_to, pin, rss_bytes
 
-PASSWORD = "bench-moderator-password"
 START_TIMEOUT = 180.0
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +51,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HASHWALL_", "X_BEARER")) and k != "PORT"}
     env["PYTHONPATH"] = str(ROOT)
@@ -76,7 +74,7 @@ class Target:
         raise NotImplementedError
 
     def env(self) -> dict[str, str]:
-        return _clean_env()
+        return clean_env()
 
     @property
     def pid(self) -> int:
@@ -178,100 +176,3 @@ class WebsocketsBaseline(RawBaseline):
     def command(self) -> list[str]:
         return [sys.executable, "-m", "bench.baseline_websockets", "--port", str(self.port),
                 "--message", str(self.message)]
-
-
-class Hashwall(Target):
-    """`hashwall serve`, with its queue filled from a replay file; publishing is approving.
-
-    On SQLite the replay runs inside `serve`; on Redis it runs in `hashwall ingest`, the
-    Procfile's other role, which stops once the queue holds every post.
-    """
-
-    def __init__(self, folder: Path, core: int | None, store_url: str, replay: Path,
-                 post_ids: list[str], label: str, **settings: Any) -> None:
-        super().__init__(folder, core)
-        self.store_url = store_url
-        self.replay = replay
-        self.expected = len(post_ids)
-        self.pending = list(reversed(post_ids))
-        self.label = label
-        self.settings = settings
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1",
-                "--port", str(self.port)]
-
-    def env(self) -> dict[str, str]:
-        env = _clean_env()
-        env.update({
-            "HASHWALL_STORE_URL": self.store_url,
-            "HASHWALL_REPLAY_FILE": str(self.replay),
-            "HASHWALL_REPLAY_SPEED": "0",
-            "HASHWALL_MODERATOR_PASSWORD": PASSWORD,
-            "HASHWALL_SECRET_KEY": "bench-secret-key",
-        })
-        for name, value in self.settings.items():
-            env[f"HASHWALL_{name.upper()}"] = str(value)
-        return env
-
-    async def start(self) -> None:
-        """Start `serve` (and `ingest` on Redis) and wait until every post is queued."""
-        ingester = None
-        if not self.store_url.startswith("sqlite"):
-            ingester = self._spawn([sys.executable, "-m", "server.cli", "ingest"],
-                                   f"{self.label}-ingest")
-        try:
-            await super().start()
-        finally:
-            if ingester is not None:
-                await asyncio.to_thread(self._terminate, ingester)
-
-    async def queued(self) -> int:
-        """How many posts the queue holds, whatever the rules decided, read from the store."""
-        from moderation.post import Status
-        from moderation.store import create_store
-
-        store = create_store(self.store_url)
-        await store.open()
-        try:
-            return sum([await store.count(status) for status in Status])
-        finally:
-            await store.close()
-
-    async def ready(self) -> bool:
-        assert self.http is not None
-        if (await self.http.get("/healthz")).status_code != 200:
-            return False
-        # Any queued post can be approved, even one a blocklist rejected.
-        if await self.queued() < self.expected:
-            return False
-        response = await self.http.post("/api/login", json={"name": "bench", "password": PASSWORD})
-        response.raise_for_status()
-        csrf = response.json().get("csrf")
-        if csrf:
-            self.http.headers["X-CSRF-Token"] = csrf
-        return True
-
-    def next_post(self) -> str:
-        """The id of the next pending post to approve."""
-        if not self.pending:
-            raise RuntimeError(f"{self.label}: no pending post left to approve")
-        return self.pending.pop()
-
-    async def approve(self, post_id: str) -> None:
-        """Approve one post over HTTP, as a moderator's tap does."""
-        assert self.http is not None
-        response = await self.http.post(f"/api/posts/{post_id}/approve")
-        if response.status_code != 200:
-            raise RuntimeError(f"approving {post_id} answered {response.status_code}: "
-                               f"{response.text}")
-
-    async def publish(self) -> None:
-        """Approve the next pending post."""
-        await self.approve(self.next_post())
-
-    async def health(self) -> dict[str, Any]:
-        """The server's /healthz answer."""
-        assert self.http is not None
-        body: dict[str, Any] = (await self.http.get("/healthz")).json()
-        return body
