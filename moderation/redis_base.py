@@ -69,6 +69,10 @@ def translated(
     return wrapper
 
 
+# Connections per pool, and how long a call waits for a free one before it fails.
+POOL_SIZE = 64
+POOL_WAIT = 10.0
+
 class RedisBase(Store):
     """Posts in hashes, indexes in sorted sets, event logs and audit in streams."""
 
@@ -80,11 +84,15 @@ class RedisBase(Store):
         self._blocking: aioredis.Redis | None = None
 
     def _client(self, socket_timeout: float) -> aioredis.Redis:
-        # A couple of quick retries cover a pooled connection that died with a restart.
-        return aioredis.from_url(
+        # When every pooled connection is busy (hundreds of screens reconnecting at once
+        # after a restart) a call waits for one instead of failing with "Too many
+        # connections". A couple of quick retries cover a connection that died with a restart.
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.url, decode_responses=True, socket_connect_timeout=2.0,
-            socket_timeout=socket_timeout, retry=Retry(ExponentialBackoff(0.5, 0.05), 2),
+            socket_timeout=socket_timeout, max_connections=POOL_SIZE, timeout=POOL_WAIT,
+            retry=Retry(ExponentialBackoff(0.5, 0.05), 2),
         )
+        return aioredis.Redis(connection_pool=pool)
 
     async def open(self) -> None:
         try:

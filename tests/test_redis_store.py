@@ -183,3 +183,23 @@ async def test_wrong_redis_password_is_a_clear_error(own_redis: RedisServer) -> 
         assert (await store.health())["ok"] is True
     finally:
         await store.close()
+
+
+async def test_a_storm_of_reconnecting_screens_waits_for_connections_instead_of_failing(
+    redis_url: str,
+) -> None:
+    """A thousand snapshots at once (screens back after a restart) all succeed on one store."""
+    store = create_store(redis_url)
+    await store.open()
+    try:
+        for n in range(30):
+            await store.submit(make_post(n), Verdict(Status.APPROVED, "trusted_author"))
+        results = await asyncio.wait_for(
+            asyncio.gather(*(store.snapshot(30) for _ in range(1000)), return_exceptions=True),
+            60,
+        )
+    finally:
+        await store.close()
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert failures == []
+    assert all(len(r.posts) == 30 for r in results if not isinstance(r, BaseException))
