@@ -1,6 +1,7 @@
 // A page that survives a reload while the server or the network is down: the service
 // worker (/sw.js) keeps the page's files, and SavedFeed keeps what the screen showed, with
 // the sequence number it showed it at, so the page resumes with ?since= without a gap.
+import { startFeed } from "./feed.js";
 import { SNAPSHOT } from "./protocol.js";
 
 const FORMAT = 1;
@@ -106,4 +107,26 @@ export class SavedFeed {
       // Storage full: the copy saved before stays, older but consistent with its seq.
     }
   }
+}
+
+// Start a page's live feed from what it showed before a reload, keep that copy current,
+// and show `offline` while the socket is down. Returns the connection.
+export function startSavedFeed(name, feed, { limit, offline }) {
+  const body = document.body;
+  const saved = new SavedFeed(name, feed, { limit });
+  const since = saved.restore();
+  if (since !== null) body.dataset.seq = String(since);
+  const connection = startFeed(feed, {
+    since,
+    onState(state) {
+      offline.hidden = state === "open";
+      body.dataset.connection = state;
+    },
+    onMessage(message, conn) {
+      body.dataset.seq = String(conn.seq);
+      saved.changed(conn.seq);
+    },
+  });
+  registerServiceWorker();
+  return connection;
 }

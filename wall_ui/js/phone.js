@@ -1,9 +1,9 @@
 // The phone view: newest first, live, "load older" from the history, a polite live region
 // that sums up arrivals instead of reading every post aloud.
 import { applyBranding, hashtagsText, loadConfig, logoImage } from "./branding.js";
-import { Feed, startFeed } from "./feed.js";
+import { Feed } from "./feed.js";
 import { currentLanguage, t } from "./i18n.js";
-import { registerServiceWorker, SavedFeed } from "./offline.js";
+import { startSavedFeed } from "./offline.js";
 import { el, renderPost, updateShares } from "./render.js";
 import { refreshTimes } from "./time.js";
 
@@ -153,23 +153,9 @@ const feed = new Feed({
   },
 });
 // What the page showed before a reload, so a reload while offline shows the same posts.
-const saved = new SavedFeed("phone", feed, { limit: 100 });
-const since = saved.restore();
-if (since !== null) body.dataset.seq = String(since);
 // The socket opens at once; the branding follows when it comes (the page's language is
 // already right: the server writes it into the HTML).
-startFeed(feed, {
-  since,
-  onState(state) {
-    $("offline").hidden = state === "open";
-    body.dataset.connection = state;
-  },
-  onMessage(message, connection) {
-    body.dataset.seq = String(connection.seq);
-    saved.changed(connection.seq);
-  },
-});
-registerServiceWorker();
+startSavedFeed("phone", feed, { limit: 100, offline: $("offline") });
 setInterval(() => refreshTimes(document.body, lang), TIMES_MS);
 
 loadConfig().then((config) => {

@@ -1,9 +1,9 @@
 // The projector wall: header with title, hashtags and QR code; a featured place; a few
 // cards that change calmly. One clock drives everything, so no timer can pile up.
 import { applyBranding, hashtagsText, loadConfig, logoImage } from "./branding.js";
-import { Feed, startFeed } from "./feed.js";
+import { Feed } from "./feed.js";
 import { currentLanguage, t } from "./i18n.js";
-import { registerServiceWorker, SavedFeed } from "./offline.js";
+import { startSavedFeed } from "./offline.js";
 import { el, renderPost, updateShares } from "./render.js";
 import { fitCard, Stage } from "./stage.js";
 import { refreshTimes } from "./time.js";
@@ -99,23 +99,8 @@ stage = new Stage($("posts"), {
 });
 stage.reset([]);
 // What the wall showed before a reload, so a reload while offline shows the same posts.
-const saved = new SavedFeed("wall", feed, { limit: 50 });
-const since = saved.restore();
-if (since !== null) body.dataset.seq = String(since);
-
-const connection = startFeed(feed, {
-  since,
-  onState(state) {
-    // Discreet on purpose: the room keeps its posts, only a small dot says we are offline.
-    $("offline").hidden = state === "open";
-    body.dataset.connection = state;
-  },
-  onMessage(message, conn) {
-    body.dataset.seq = String(conn.seq);
-    saved.changed(conn.seq);
-  },
-});
-registerServiceWorker();
+// Discreet on purpose: the room keeps its posts, only a small dot says we are offline.
+const connection = startSavedFeed("wall", feed, { limit: 50, offline: $("offline") });
 
 let resized = false;
 window.addEventListener("resize", () => { resized = true; });
