@@ -22,7 +22,7 @@ from moderation.exceptions import UnknownPost
 from moderation.post import Post, Status
 from moderation.queue import PUBLIC, AuditEntry, Event, QueueItem
 from moderation.redis_changes import FIELDS, Changes, Keys, Record
-from moderation.redis_scripts import APPLY, ITEMS, SNAPSHOT
+from moderation.redis_scripts import APPLY, ITEMS, RECORDS, SNAPSHOT
 from moderation.shares import screen_counts
 from moderation.store import Store, StoreError, StoreUnavailable
 from moderation.wall_state import Mode, Snapshot, WallState
@@ -122,6 +122,7 @@ class RedisBase(Store):
                            self.where, settings.get("appendfsync"))
         self._apply = self._redis.register_script(APPLY)
         self._items = self._redis.register_script(ITEMS)
+        self._read = self._redis.register_script(RECORDS)
         self._snapshot = self._redis.register_script(SNAPSHOT)
 
     async def _persistence(self) -> dict[str, str]:
@@ -168,7 +169,7 @@ class RedisBase(Store):
             changes, result = await plan()
             if changes is None:
                 return result
-            outcome = await self._apply(args=[changes.program(), EVENTS_KEPT])
+            outcome = await self._apply(args=[changes.program(), EVENTS_KEPT, *changes.args])
             if outcome[0] != "retry":
                 return result
         raise StoreError(f"could not {what}: other changes kept coming first")
@@ -185,6 +186,22 @@ class RedisBase(Store):
         rows = await self._items(keys=[key], args=[start, stop, "rev" if newest else "",
                                                    self.keys.post_prefix, *FIELDS])
         return [r for r in (Record.parse(row) for row in rows) if r is not None]
+
+    async def _read_records(
+        self, post_ids: list[str], roots: list[str] | None = None,
+    ) -> tuple[dict[str, Record | None], dict[str, list[Record]], str | None]:
+        """Some posts by id, the versions of some posts by root, and the pinned post, read
+        together; a post read twice is one Record, so a change planned on it shows in both."""
+        rows, groups, pinned = await self._read(
+            keys=[self.keys.wall],
+            args=[self.keys.post_prefix, self.keys.group_prefix, len(FIELDS), *FIELDS,
+                  len(post_ids), *post_ids, *(roots or [])])
+        found = {i: Record.parse(row) for i, row in zip(post_ids, rows, strict=True)}
+        versions: dict[str, list[Record]] = {}
+        for root, group in zip(roots or [], groups, strict=True):
+            parsed = [r for r in (Record.parse(row) for row in group) if r is not None]
+            versions[root] = [found.get(r.item.post.id) or r for r in parsed]
+        return found, versions, pinned or None
 
     async def _pinned(self) -> str | None:
         pinned: Any = await self.redis.hget(self.keys.wall, "pinned")

@@ -10,7 +10,10 @@ from moderation.post import Post, Status
 from moderation.queue import MODERATION, PUBLIC, QueueItem, screen_events, unpin_events
 from moderation.shares import screen_shares
 
-Value = str | dict[str, str]
+Value = str | dict[str, str] | dict[str, int]
+# The first ARGV of the APPLY script that holds a long value (after the program and the
+# length of the event streams).
+ARGS_FROM = 3
 
 # The hash fields of one post, in the order `Record.parse` reads them.
 FIELDS = ("data", "status", "rule", "reason", "decided_by", "received_at", "updated_at",
@@ -23,6 +26,7 @@ class Keys:
     def __init__(self, prefix: str = "hashwall:") -> None:
         self.prefix = prefix
         self.post_prefix = f"{prefix}post:"
+        self.group_prefix = f"{prefix}group:"
         self.inserted = f"{prefix}inserted"  # counter: insertion order of posts
         self.updates = f"{prefix}updates"  # counter: order of status changes
         self.shown = f"{prefix}shown"  # approved posts by the seq that showed them
@@ -38,7 +42,7 @@ class Keys:
         return f"{self.prefix}status:{status.value}"
 
     def group(self, root: str) -> str:
-        return f"{self.prefix}group:{root}"
+        return f"{self.group_prefix}{root}"
 
     def events(self, channel: str) -> str:
         return f"{self.prefix}events:{channel}"
@@ -97,7 +101,14 @@ class Changes:
     pinned: str | None = None  # the pinned post as read; set_status unpins it on leaving
     guards: list[list[str | None]] = field(default_factory=list)
     ops: list[list[Any]] = field(default_factory=list)
+    # Long values (posts, events, audit entries) travel beside the program, not inside it,
+    # so that they are neither escaped into its JSON nor decoded from it.
+    args: list[str] = field(default_factory=list)
     _refs: int = 0
+
+    def _arg(self, value: str) -> dict[str, int]:
+        self.args.append(value)
+        return {"arg": len(self.args) + ARGS_FROM - 1}
 
     def _ref(self, op: str, key: str) -> dict[str, str]:
         self._refs += 1
@@ -140,7 +151,8 @@ class Changes:
         self._refs += 1
         name = f"r{self._refs}"
         self.ops.append(["event", self.keys.events(channel), self.keys.seq(channel), name,
-                         type_, json.dumps(data, ensure_ascii=False), repr(self.now)])
+                         type_, self._arg(json.dumps(data, ensure_ascii=False)),
+                         repr(self.now)])
         return {"ref": name}
 
     def audit(self, actor: str, action: str, post_id: str, before: Status | str | None,
@@ -149,7 +161,7 @@ class Changes:
         entry = json.dumps({"at": self.now, "actor": actor, "action": action,
                             "post_id": post_id, "before": str(before) if before else None,
                             "after": str(after), "rule": rule}, ensure_ascii=False)
-        self.ops.append(["xadd", self.keys.audit, "entry", entry])
+        self.ops.append(["xadd", self.keys.audit, "entry", self._arg(entry)])
         return entry
 
     def insert(self, item: QueueItem, root: str) -> Record:
@@ -157,7 +169,7 @@ class Changes:
         key = self.keys.post(item.post.id)
         n = self._ref("incr", self.keys.inserted)
         fields: dict[str, Value] = {
-            "data": json.dumps(item.post.to_dict(), ensure_ascii=False),
+            "data": self._arg(json.dumps(item.post.to_dict(), ensure_ascii=False)),
             "status": Status.PENDING.value, "received_at": repr(self.now),
             "updated_at": repr(self.now), "root": root, "n": n, "v": "1", "op": self.token,
         }

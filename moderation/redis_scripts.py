@@ -8,7 +8,8 @@ from __future__ import annotations
 # Every write below cannot fail once the guards hold: Redis does not roll a script back.
 #
 # ARGV[1] is a JSON program: {"guards": [...], "ops": [...]}; every value is a string,
-# or {"ref": name} for a number an earlier op produced (a counter, a sequence number).
+# {"ref": name} for a number an earlier op produced (a counter, a sequence number), or
+# {"arg": n} for ARGV[n] (long values: posts, events, audit entries).
 # ARGV[2] is how many entries an event stream keeps (approximate trimming).
 #
 # guards: ["absent", key] | ["field", key, field, value or null for no such field]
@@ -45,7 +46,10 @@ for _, op in ipairs(program.ops) do
 end
 local refs = {}
 local function value(v)
-  if type(v) == 'table' then return refs[v.ref] end
+  if type(v) == 'table' then
+    if v.ref then return refs[v.ref] end
+    return ARGV[v.arg]
+  end
   return v
 end
 for _, op in ipairs(program.ops) do
@@ -72,12 +76,12 @@ for _, op in ipairs(program.ops) do
   elseif name == 'zrem' then
     redis.call('ZREM', key, op[3])
   elseif name == 'xadd' then
-    redis.call('XADD', key, '*', op[3], op[4])
+    redis.call('XADD', key, '*', op[3], value(op[4]))
   elseif name == 'event' then
     local seq = redis.call('INCR', op[3])
     refs[op[4]] = seq
     redis.call('XADD', key, 'MAXLEN', '~', kept, seq .. '-0',
-               'type', op[5], 'data', op[6], 'at', op[7])
+               'type', op[5], 'data', value(op[6]), 'at', op[7])
   end
 end
 return {'ok', cjson.encode(refs)}
@@ -117,4 +121,31 @@ for _, id in ipairs(ids) do
   out[#out + 1] = redis.call('HGET', ARGV[2] .. id, 'shares') or ''
 end
 return out
+"""
+
+# RECORDS reads, in one step, every field of some posts, every version of some posts (their
+# groups, oldest first) and the pinned post: what a batch of submits depends on.
+# KEYS[1] the wall switches; ARGV: the post key prefix, the group key prefix, the number of
+# fields, the field names, the number of posts, their ids, then the roots of the groups.
+# Returns {rows of the posts, {rows of each group}, the pinned post id or ''}.
+RECORDS = """
+local prefix, group_prefix = ARGV[1], ARGV[2]
+local nfields = tonumber(ARGV[3])
+local fields = {}
+for i = 1, nfields do fields[i] = ARGV[3 + i] end
+local at = 4 + nfields
+local nids = tonumber(ARGV[at])
+local rows = {}
+for i = at + 1, at + nids do
+  rows[#rows + 1] = redis.call('HMGET', prefix .. ARGV[i], unpack(fields))
+end
+local groups = {}
+for i = at + nids + 1, #ARGV do
+  local group = {}
+  for _, id in ipairs(redis.call('ZRANGE', group_prefix .. ARGV[i], 0, -1)) do
+    group[#group + 1] = redis.call('HMGET', prefix .. id, unpack(fields))
+  end
+  groups[#groups + 1] = group
+end
+return {rows, groups, redis.call('HGET', KEYS[1], 'pinned') or ''}
 """

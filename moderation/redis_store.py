@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from moderation.exceptions import InvalidAction, UnknownPost
@@ -56,41 +58,76 @@ class RedisStore(RedisShares, RedisControls):
 
     @translated
     async def submit(self, post: Post, verdict: Verdict) -> tuple[QueueItem, bool]:
-        return await self._submit(post, verdict, None)
+        return (await self._submit([(post, verdict)]))[0]
+
+    @translated
+    async def submit_many(
+        self, entries: Sequence[tuple[Post, Verdict]],
+    ) -> list[tuple[QueueItem, bool]]:
+        return await self._submit(entries) if entries else []
 
     @translated
     async def announce(self, post: Post, moderator: str) -> tuple[QueueItem, bool]:
         verdict = Verdict(Status.APPROVED, "announcement", f"written by {moderator}")
-        return await self._submit(post, verdict, moderator)
+        return (await self._submit([(post, verdict)], moderator))[0]
 
-    async def _submit(self, post: Post, verdict: Verdict,
-                      author: str | None) -> tuple[QueueItem, bool]:
+    async def _submit(self, entries: Sequence[tuple[Post, Verdict]],
+                      author: str | None = None) -> list[tuple[QueueItem, bool]]:
+        """Queue posts in one change; `author`: the moderator who wrote them (announcements)."""
         token = self._token()
+        ids = list(dict.fromkeys(post.id for post, _ in entries))
+        roots = list(dict.fromkeys(post.edit_of or post.id for post, _ in entries))
 
-        async def plan() -> tuple[Changes | None, tuple[QueueItem, bool]]:
-            existing = await self._record(post.id)
-            if existing is not None:
-                # Our own earlier attempt may have landed before its reply was lost.
-                return None, (existing.item, existing.op == token)
-            root = post.edit_of or post.id
-            earlier = await self._records(self.keys.group(root), 0, -1, newest=False)
-            changes = await self._begin("", None, token)
-            changes.require_absent(post.id)
-            changes.require_group(root, len(earlier))
-            record = self._plan_submit(changes, post, verdict, root, earlier)
-            if author is not None:
-                # Queued by the rules like any post; the announcement is the moderator's.
-                changes.update(record, {"decided_by": author})
-                changes.audit(author, "announce", post.id, None, record.item.status,
-                              "announcement")
-                record.item.decided_by = author
-            return changes, (record.item, True)
+        async def plan() -> tuple[Changes | None, list[tuple[QueueItem, bool]]]:
+            found, groups, pinned = await self._read_records(ids, roots)
+            changes = Changes(self.keys, time.time(), token, pinned)
+            changes.require_field(self.keys.wall, "pinned", pinned)
+            # Each group as this batch leaves it; guarded once, as it was read.
+            versions: dict[str, list[Record]] = {}
+            results: list[tuple[QueueItem, bool]] = []
+            seen: set[str] = set()
+            writes = False
+            for post, verdict in entries:
+                record = found.get(post.id)
+                if record is not None:
+                    # Our own earlier attempt may have landed before its reply was lost.
+                    ours = record.op == token and post.id not in seen
+                    seen.add(post.id)
+                    results.append((copy.copy(record.item), ours))
+                    continue
+                seen.add(post.id)
+                root = post.edit_of or post.id
+                if root not in versions:
+                    versions[root] = list(groups[root])
+                    changes.require_group(root, len(groups[root]))
+                    for e in groups[root]:
+                        changes.require(e)
+                changes.require_absent(post.id)
+                record = self._plan_submit(changes, post, verdict, root, versions[root])
+                if author is not None:
+                    # Queued by the rules like any post; the announcement is the moderator's.
+                    changes.update(record, {"decided_by": author})
+                    changes.audit(author, "announce", post.id, None, record.item.status,
+                                  "announcement")
+                    record.item.decided_by = author
+                versions[root].append(record)
+                found[post.id] = record
+                writes = True
+                # As queued: a later edit in the batch changes the record, not this result.
+                results.append((copy.copy(record.item), True))
+            return (changes if writes else None), results
 
-        return await self._change(plan, f"queue post {post.id}")
+        return await self._change(plan, f"queue {len(entries)} posts")
+
+    @translated
+    async def get_many(self, post_ids: Sequence[str]) -> dict[str, QueueItem]:
+        found, _, _ = await self._read_records(list(dict.fromkeys(post_ids)))
+        return {post_id: r.item for post_id, r in found.items() if r is not None}
 
     def _plan_submit(self, changes: Changes, post: Post, verdict: Verdict, root: str,
                      earlier: list[Record]) -> Record:
-        """The writes of a submit, in the order SQLiteStore.submit makes them."""
+        """The writes of a submit, in the order SQLiteStore.submit makes them; the caller
+        guards what it read (`earlier` as it was before this change)."""
         if any(e.item.status is Status.APPROVED for e in earlier) and (
             verdict.status is Status.APPROVED
         ):
@@ -98,7 +135,6 @@ class RedisStore(RedisShares, RedisControls):
             verdict = Verdict(Status.PENDING, "edit.of-approved",
                               "an edit of an approved post waits for a moderator")
         for e in earlier:
-            changes.require(e)
             if e.item.status is Status.PENDING:
                 changes.set_status(e, Status.REJECTED, "rules", "edit.superseded",
                                    "a newer version of this post arrived")

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -229,66 +230,76 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
             signal.set()
 
     async def submit(self, post: Post, verdict: Verdict) -> tuple[QueueItem, bool]:
+        return (await self.submit_many([(post, verdict)]))[0]
+
+    async def submit_many(
+        self, entries: Sequence[tuple[Post, Verdict]],
+    ) -> list[tuple[QueueItem, bool]]:
         db = self.db
-        now = time.time()
         touched: list[str] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute(
-                f"SELECT {_ITEM_COLUMNS} FROM posts WHERE id = ?", (post.id,)
-            ).fetchone()
-            if row is not None:
-                db.execute("COMMIT")
-                return _item(row), False
-            root = post.edit_of or post.id
-            earlier = [
-                _item(r)
-                for r in db.execute(
-                    f"SELECT {_ITEM_COLUMNS} FROM posts WHERE root = ? ORDER BY n", (root,)
-                )
-            ]
-            if any(e.status is Status.APPROVED for e in earlier) and (
-                verdict.status is Status.APPROVED
-            ):
-                # Nobody may edit an approved post into something else unseen.
-                verdict = Verdict(
-                    Status.PENDING, "edit.of-approved",
-                    "an edit of an approved post waits for a moderator",
-                )
-            for e in earlier:
-                if e.status is Status.PENDING:
-                    touched += self._set_status(e, Status.REJECTED, "rules", now, "edit.superseded",
-                                                "a newer version of this post arrived")
-                    self._audit(now, "rules", "reject", e.post.id, e.status, Status.REJECTED,
-                                "edit.superseded")
-                    self._append(MODERATION, "queue.decided", {
-                        "id": e.post.id, "status": Status.REJECTED.value, "action": "reject",
-                        "moderator": "rules", "rule": "edit.superseded",
-                    }, now)
-                    touched.append(MODERATION)
-            item = QueueItem(post=post, status=Status.PENDING, rule=verdict.rule,
-                             reason=verdict.reason, received_at=now, updated_at=now)
-            db.execute(
-                "INSERT INTO posts (id, root, data, status, rule, reason, received_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (post.id, root, json.dumps(post.to_dict(), ensure_ascii=False),
-                 Status.PENDING.value, verdict.rule, verdict.reason, now, now),
-            )
-            if verdict.status is not Status.PENDING:
-                touched += self._set_status(item, verdict.status, "rules", now)
-                for e in earlier:
-                    if e.status is Status.APPROVED and verdict.status is Status.APPROVED:
-                        touched += self._set_status(e, Status.HIDDEN, "rules", now, "edit.replaced")
-                item.status = verdict.status
-                item.decided_by = "rules"
-            self._audit(now, "rules", "submit", post.id, None, item.status, verdict.rule)
-            self._append(MODERATION, "queue.added", {"item": item.to_dict()}, now)
-            touched.append(MODERATION)
+            # Each post at its own time: the decided posts are listed by when they changed.
+            results = [self._submit(post, verdict, time.time(), touched)
+                       for post, verdict in entries]
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         self._signal(touched)
+        return results
+
+    def _submit(self, post: Post, verdict: Verdict, now: float,
+                touched: list[str]) -> tuple[QueueItem, bool]:
+        """Queue one post inside the caller's transaction; add the channels it wrote to."""
+        db = self.db
+        row = db.execute(f"SELECT {_ITEM_COLUMNS} FROM posts WHERE id = ?", (post.id,)).fetchone()
+        if row is not None:
+            return _item(row), False
+        root = post.edit_of or post.id
+        earlier = [
+            _item(r)
+            for r in db.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM posts WHERE root = ? ORDER BY n", (root,)
+            )
+        ]
+        if any(e.status is Status.APPROVED for e in earlier) and (
+            verdict.status is Status.APPROVED
+        ):
+            # Nobody may edit an approved post into something else unseen.
+            verdict = Verdict(
+                Status.PENDING, "edit.of-approved",
+                "an edit of an approved post waits for a moderator",
+            )
+        for e in earlier:
+            if e.status is Status.PENDING:
+                touched += self._set_status(e, Status.REJECTED, "rules", now, "edit.superseded",
+                                            "a newer version of this post arrived")
+                self._audit(now, "rules", "reject", e.post.id, e.status, Status.REJECTED,
+                            "edit.superseded")
+                self._append(MODERATION, "queue.decided", {
+                    "id": e.post.id, "status": Status.REJECTED.value, "action": "reject",
+                    "moderator": "rules", "rule": "edit.superseded",
+                }, now)
+                touched.append(MODERATION)
+        item = QueueItem(post=post, status=Status.PENDING, rule=verdict.rule,
+                         reason=verdict.reason, received_at=now, updated_at=now)
+        db.execute(
+            "INSERT INTO posts (id, root, data, status, rule, reason, received_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (post.id, root, json.dumps(post.to_dict(), ensure_ascii=False),
+             Status.PENDING.value, verdict.rule, verdict.reason, now, now),
+        )
+        if verdict.status is not Status.PENDING:
+            touched += self._set_status(item, verdict.status, "rules", now)
+            for e in earlier:
+                if e.status is Status.APPROVED and verdict.status is Status.APPROVED:
+                    touched += self._set_status(e, Status.HIDDEN, "rules", now, "edit.replaced")
+            item.status = verdict.status
+            item.decided_by = "rules"
+        self._audit(now, "rules", "submit", post.id, None, item.status, verdict.rule)
+        self._append(MODERATION, "queue.added", {"item": item.to_dict()}, now)
+        touched.append(MODERATION)
         return item, True
 
     async def decide(
@@ -337,6 +348,19 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
             f"SELECT {_ITEM_COLUMNS} FROM posts WHERE id = ?", (post_id,)
         ).fetchone()
         return _item(row) if row else None
+
+    async def get_many(self, post_ids: Sequence[str]) -> dict[str, QueueItem]:
+        found: dict[str, QueueItem] = {}
+        ids = list(dict.fromkeys(post_ids))
+        # SQLite takes at most 32,766 parameters in one statement.
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT id, {_ITEM_COLUMNS} FROM posts WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = _item(row[1:])
+        return found
 
     async def list_items(self, status: Status, limit: int = 100) -> list[QueueItem]:
         order = "n ASC" if status is Status.PENDING else "updated_at DESC, n DESC"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +41,17 @@ class Store(abc.ABC):
     async def submit(self, post: Post, verdict: Verdict) -> tuple[QueueItem, bool]:
         """Queue a post (idempotent on its id); return its item and whether it was new."""
 
+    async def submit_many(
+        self, entries: Sequence[tuple[Post, Verdict]],
+    ) -> list[tuple[QueueItem, bool]]:
+        """Queue several posts, in order, as one atomic change; for each, what `submit` gives.
+
+        The outcome, the events and the audit are those of submitting the posts one after
+        the other (an edit may follow the post it edits in the same call), but the backend
+        writes them at once: an ingest burst costs one commit, not one per post.
+        """
+        return [await self.submit(post, verdict) for post, verdict in entries]
+
     @abc.abstractmethod
     async def share(self, retweet_id: str, original_id: str) -> int:
         """Count retweet `retweet_id` toward the queued post `original_id`; return its count.
@@ -54,6 +65,11 @@ class Store(abc.ABC):
         share is not a decision. `UnknownPost` when `original_id` is not queued (submit the
         original first).
         """
+
+    async def share_many(self, shares: Sequence[tuple[str, str]]) -> list[int]:
+        """Count several (retweet id, original id) pairs, in order, as one atomic change;
+        for each, what `share` gives. `UnknownPost` for any pair changes nothing."""
+        return [await self.share(retweet_id, original_id) for retweet_id, original_id in shares]
 
     @abc.abstractmethod
     async def share_counts(self, post_ids: list[str]) -> dict[str, int]:
@@ -77,6 +93,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get(self, post_id: str) -> QueueItem | None:
         """One queue item, or None."""
+
+    async def get_many(self, post_ids: Sequence[str]) -> dict[str, QueueItem]:
+        """The queued items among `post_ids`, by id, in one read where the backend can."""
+        found = {}
+        for post_id in dict.fromkeys(post_ids):
+            item = await self.get(post_id)
+            if item is not None:
+                found[post_id] = item
+        return found
 
     @abc.abstractmethod
     async def list_items(self, status: Status, limit: int = 100) -> list[QueueItem]:
