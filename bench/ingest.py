@@ -3,7 +3,8 @@
 Run in its own process, pinned to the server core, once per source:
   python -m bench.ingest replay --file ITEMS.jsonl --store URL
   python -m bench.ingest x --file ITEMS.jsonl --store URL --api-url URL
-It prints one JSON line: items read, posts queued and seconds taken.
+It prints one JSON line: items read, posts queued, seconds taken (until the last post is
+in the store) and the writes to the store they took.
 """
 
 from __future__ import annotations
@@ -40,16 +41,19 @@ async def from_replay(file: Path, store_url: str) -> dict[str, Any]:
     await store.open()
     pipeline = pipeline_for(settings, store)
     await pipeline.start()
-    source = ReplaySource(file, pipeline.ingest, speed=0)
+    source = ReplaySource(file, pipeline.offer, speed=0)
     started = time.perf_counter()
     await source.start()
     await asyncio.wait_for(source.done.wait(), TIMEOUT)
+    await asyncio.wait_for(pipeline.settled(), TIMEOUT)
     seconds = time.perf_counter() - started
+    batches = pipeline.batches
     queued = sum([await store.count(status) for status in Status])
     await source.stop()
+    await pipeline.stop()
     await store.close()
     return {"items": pipeline.received, "queued": queued, "seconds": seconds,
-            "errors": len(source.errors)}
+            "errors": len(source.errors), "batches": batches}
 
 
 async def from_x(expected: int, store_url: str, api_url: str) -> dict[str, Any]:
@@ -61,17 +65,21 @@ async def from_x(expected: int, store_url: str, api_url: str) -> dict[str, Any]:
     await store.open()
     pipeline = pipeline_for(settings, store)
     await pipeline.start()
-    ingester = XIngester(BEARER, api_url, settings.hashtags, pipeline.ingest)
+    ingester = XIngester(BEARER, api_url, settings.hashtags, pipeline.offer)
     started = time.perf_counter()
     await ingester.start()
     try:
         await ingester.wait_for(lambda health: pipeline.received >= expected, TIMEOUT)
+        await asyncio.wait_for(pipeline.settled(), TIMEOUT)
     finally:
         seconds = time.perf_counter() - started
         await ingester.stop()
+    batches = pipeline.batches
     queued = sum([await store.count(status) for status in Status])
+    await pipeline.stop()
     await store.close()
-    return {"items": pipeline.received, "queued": queued, "seconds": seconds, "errors": 0}
+    return {"items": pipeline.received, "queued": queued, "seconds": seconds, "errors": 0,
+            "batches": batches}
 
 
 def main() -> None:

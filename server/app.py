@@ -44,13 +44,13 @@ def sources_for(settings: Settings, pipeline: Pipeline) -> list[Source]:
     if settings.replay_file is not None:
         from server.replay import ReplaySource
 
-        sources.append(ReplaySource(settings.replay_file, pipeline.ingest, settings.replay_speed))
+        sources.append(ReplaySource(settings.replay_file, pipeline.offer, settings.replay_speed))
     if settings.x_bearer_token:
         from server.settings import RetweetPolicy
         from server.x_ingest import XIngester
 
         sources.append(XIngester(
-            settings.x_bearer_token, settings.x_api_url, settings.hashtags, sink=pipeline.ingest,
+            settings.x_bearer_token, settings.x_api_url, settings.hashtags, sink=pipeline.offer,
             exclude_retweets=settings.retweet_policy is RetweetPolicy.DROP,
         ))
     return sources

@@ -58,6 +58,12 @@ async def readings(store: Store, pipeline: Pipeline, hubs: Sequence[Hub]) -> lis
         GaugeMetricFamily("hashwall_ingest_backlog",
                           "Posts waiting in this process's memory for the store",
                           value=len(pipeline.backlog)),
+        GaugeMetricFamily("hashwall_ingest_in_line",
+                          "Posts handed on by the sources and not queued yet",
+                          value=pipeline.in_line),
+        CounterMetricFamily("hashwall_ingest_writes",
+                            "Writes that queued posts (posts_received / writes: posts per write)",
+                            value=pipeline.batches),
     ]
     for hub in hubs:
         clients.add_metric([hub.channel], len(hub.clients))

@@ -37,8 +37,12 @@ def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
 
     ingest = results["ingest"]["sources"]
     assert ingest["replay-sqlite"][0]["items"] == 200
+    # Timed until every post is in the store: the queue holds them all when the run ends.
+    queued = ingest["replay-sqlite"][0]["queued"]
+    assert queued > 100
     if "x-sqlite" in ingest:
         assert ingest["x-sqlite"][0]["items"] == 200
+        assert ingest["x-sqlite"][0]["queued"] == queued
 
     slow = results["slow_client"]["runs"]
     # A socket that never reads is dropped however the machine performs.

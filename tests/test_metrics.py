@@ -84,6 +84,9 @@ async def test_metrics_report_clients_queue_posts_decisions_and_drops(store_url:
     assert _one(after, "hashwall_store_up") == 1
     assert _one(after, "hashwall_store_latency_seconds") >= 0
     assert _one(after, "hashwall_events_behind", channel="public") == 0
+    # Each post was waited for, so each took a write of its own, and none is still in line.
+    assert delta("hashwall_ingest_writes_total") == received
+    assert _one(after, "hashwall_ingest_in_line") == 0
 
 
 
