@@ -153,7 +153,9 @@ def remember(context: RuleContext, post: Post, verdict: Verdict, now: float,
     """Update the context after a post was evaluated, for the rate limit and floods."""
     mine = shingles(post.text)
     # A text joins the group of the oldest recent text like it, so a flood keeps one name.
-    similar = context.similar(mine, now - rules.flood_minutes * 60, rules.flood_similarity)
+    # The group only names floods: with flood detection off, the search is not made.
+    similar = context.similar(mine, now - rules.flood_minutes * 60,
+                              rules.flood_similarity) if rules.flood_accounts > 1 else []
     group = similar[0].group if similar else group_key(mine)
     admitted = verdict.rule not in ("rate_limit", "blocked_author")
     context.remember(post.author.id, mine, group, now, admitted)

@@ -319,6 +319,18 @@ def test_matching_rules_accept_every_recorded_form() -> None:
     assert normalise_stream_item(raw).extra == {"matching_rules": []}
 
 
+def test_a_posts_dict_is_a_copy_that_round_trips() -> None:
+    """Changing what to_dict gave (matching rules included) leaves the post as it was."""
+    post = normalise_stream_item(item())
+    assert post.extra["matching_rules"]
+    data = post.to_dict()
+    assert Post.from_dict(json.loads(json.dumps(data))) == post
+    data["extra"]["matching_rules"][0]["tag"] = "changed"
+    data["extra"]["matching_rules"].append({"id": "7"})
+    assert post.to_dict()["extra"] == copy.deepcopy(post.extra) != data["extra"]
+    assert all(rule.get("tag") != "changed" for rule in post.extra["matching_rules"])
+
+
 def test_missing_author_gets_a_fallback() -> None:
     """A post whose author is not in includes keeps the author id and a link X resolves."""
     raw = item()
