@@ -77,6 +77,7 @@ MIGRATIONS = {
     "audit": (("ref", "TEXT"), ("undone", "INTEGER NOT NULL DEFAULT 0")),
 }
 INDEXES = """
+CREATE INDEX IF NOT EXISTS posts_decided ON posts (status, updated_at, n);
 CREATE INDEX IF NOT EXISTS audit_ref ON audit (actor, ref);
 CREATE INDEX IF NOT EXISTS audit_undo ON audit (actor, undone, n);
 """
@@ -325,7 +326,9 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
             if plan.status is Status.APPROVED:
                 # An approved edit replaces the version the room saw.
                 for r in db.execute(
-                    f"SELECT {_ITEM_COLUMNS} FROM posts WHERE root = ? AND status = ? AND id != ?",
+                    # By root: the planner would otherwise walk every approved post.
+                    f"SELECT {_ITEM_COLUMNS} FROM posts INDEXED BY posts_root"
+                    " WHERE root = ? AND status = ? AND id != ?",
                     (root, Status.APPROVED.value, post_id),
                 ).fetchall():
                     other = _item(r)
