@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import secrets
 import time
@@ -18,6 +17,7 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from moderation import jsoncodec
 from moderation.exceptions import UnknownPost
 from moderation.post import Post, Status
 from moderation.queue import PUBLIC, AuditEntry, Event, QueueItem
@@ -227,9 +227,9 @@ class RedisBase(Store):
         seq, paused, pinned_data, pinned_shares, *rows = await self._snapshot(
             keys=[self.keys.seq(PUBLIC), self.keys.shown, self.keys.wall],
             args=[limit, self.keys.post_prefix])
-        found = [(Post.from_dict(json.loads(data)), int(shares or 0))
+        found = [(Post.from_dict(jsoncodec.loads(data)), int(shares or 0))
                  for data, shares in zip(rows[::2], rows[1::2], strict=True) if data]
-        pinned = Post.from_dict(json.loads(pinned_data)) if pinned_data else None
+        pinned = Post.from_dict(jsoncodec.loads(pinned_data)) if pinned_data else None
         counts = {post.id: shares for post, shares in found}
         if pinned is not None:
             counts[pinned.id] = int(pinned_shares or 0)
@@ -249,7 +249,7 @@ class RedisBase(Store):
                 pipe.hget(self.keys.post(id_), "data")
             rows = await pipe.execute()
         # A post's data never changes once queued, so reading it after the index is safe.
-        return [Post.from_dict(json.loads(r)) for r in rows if r]
+        return [Post.from_dict(jsoncodec.loads(r)) for r in rows if r]
 
     @translated
     async def last_seq(self, channel: str) -> int:
@@ -259,7 +259,7 @@ class RedisBase(Store):
     async def events_after(self, channel: str, seq: int, limit: int = 500) -> list[Event]:
         entries: Any = await self.redis.xrange(self.keys.events(channel), min=f"{seq + 1}-0",
                                                max="+", count=limit)
-        return [Event(int(id_.partition("-")[0]), f["type"], json.loads(f["data"]))
+        return [Event(int(id_.partition("-")[0]), f["type"], jsoncodec.loads(f["data"]))
                 for id_, f in entries]
 
     @translated
@@ -274,7 +274,7 @@ class RedisBase(Store):
     @translated
     async def audit(self, limit: int = 100) -> list[AuditEntry]:
         entries: Any = await self.redis.xrevrange(self.keys.audit, "+", "-", count=limit)
-        return [AuditEntry(**json.loads(fields["entry"])) for _, fields in entries]
+        return [AuditEntry(**jsoncodec.loads(fields["entry"])) for _, fields in entries]
 
     @translated
     async def wall_state(self) -> WallState:
@@ -285,4 +285,4 @@ class RedisBase(Store):
     @translated
     async def get_rules(self) -> dict[str, Any] | None:
         rules: Any = await self.redis.get(self.keys.rules)
-        return dict(json.loads(rules)) if rules is not None else None
+        return dict(jsoncodec.loads(rules)) if rules is not None else None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from moderation import jsoncodec
 from moderation.post import Post, Status
 from moderation.queue import MODERATION, PUBLIC, QueueItem, screen_events, unpin_events
 from moderation.shares import screen_shares
@@ -76,7 +76,7 @@ class Record:
         if row["data"] is None or row["status"] is None:
             return None
         item = QueueItem(
-            post=Post.from_dict(json.loads(row["data"])),
+            post=Post.from_dict(jsoncodec.loads(row["data"])),
             status=Status(row["status"]),
             rule=row["rule"],
             reason=row["reason"],
@@ -151,16 +151,16 @@ class Changes:
         self._refs += 1
         name = f"r{self._refs}"
         self.ops.append(["event", self.keys.events(channel), self.keys.seq(channel), name,
-                         type_, self._arg(json.dumps(data, ensure_ascii=False)),
+                         type_, self._arg(jsoncodec.dumps(data)),
                          repr(self.now)])
         return {"ref": name}
 
     def audit(self, actor: str, action: str, post_id: str, before: Status | str | None,
               after: Status | str, rule: str | None) -> str:
         """Append an audit entry; return it as stored."""
-        entry = json.dumps({"at": self.now, "actor": actor, "action": action,
+        entry = jsoncodec.dumps({"at": self.now, "actor": actor, "action": action,
                             "post_id": post_id, "before": str(before) if before else None,
-                            "after": str(after), "rule": rule}, ensure_ascii=False)
+                            "after": str(after), "rule": rule})
         self.ops.append(["xadd", self.keys.audit, "entry", self._arg(entry)])
         return entry
 
@@ -169,7 +169,7 @@ class Changes:
         key = self.keys.post(item.post.id)
         n = self._ref("incr", self.keys.inserted)
         fields: dict[str, Value] = {
-            "data": self._arg(json.dumps(item.post.to_dict(), ensure_ascii=False)),
+            "data": self._arg(jsoncodec.dumps(item.post.to_dict())),
             "status": Status.PENDING.value, "received_at": repr(self.now),
             "updated_at": repr(self.now), "root": root, "n": n, "v": "1", "op": self.token,
         }
@@ -226,4 +226,4 @@ class Changes:
 
     def program(self) -> str:
         """The JSON program APPLY runs."""
-        return json.dumps({"guards": self.guards, "ops": self.ops}, ensure_ascii=False)
+        return jsoncodec.dumps({"guards": self.guards, "ops": self.ops})

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from moderation import jsoncodec
 from moderation.exceptions import UnknownPost
 from moderation.post import Post, Status
 from moderation.queue import (
@@ -91,7 +91,7 @@ _ITEM_COLUMNS = (
 def _item(row: sqlite3.Row | tuple[Any, ...]) -> QueueItem:
     data, status, rule, reason, decided_by, received_at, updated_at, claimed_by, until, shares = row
     return QueueItem(
-        post=Post.from_dict(json.loads(data)),
+        post=Post.from_dict(jsoncodec.loads(data)),
         status=Status(status),
         rule=rule,
         reason=reason,
@@ -162,7 +162,7 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
     def _append(self, channel: str, type_: str, data: dict[str, Any], now: float) -> int:
         cursor = self.db.execute(
             f"INSERT INTO events_{channel} (type, data, at) VALUES (?, ?, ?)",
-            (type_, json.dumps(data, ensure_ascii=False), now),
+            (type_, jsoncodec.dumps(data), now),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -212,7 +212,7 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
 
     def _get(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM wall WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return jsoncodec.loads(row[0]) if row else None
 
     def _set(self, key: str, value: Any) -> None:
         if value is None:
@@ -221,7 +221,7 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
             self.db.execute(
                 "INSERT INTO wall (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value, ensure_ascii=False)),
+                (key, jsoncodec.dumps(value)),
             )
 
     def _signal(self, channels: list[str]) -> None:
@@ -288,7 +288,7 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
         db.execute(
             "INSERT INTO posts (id, root, data, status, rule, reason, received_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (post.id, root, json.dumps(post.to_dict(), ensure_ascii=False),
+            (post.id, root, jsoncodec.dumps(post.to_dict()),
              Status.PENDING.value, verdict.rule, verdict.reason, now, now),
         )
         if verdict.status is not Status.PENDING:
@@ -388,7 +388,7 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
         ).fetchall()
         pinned_id = self._get("pinned")
         pinned = await self.get(pinned_id) if pinned_id else None
-        posts = [Post.from_dict(json.loads(r[0])) for r in rows]
+        posts = [Post.from_dict(jsoncodec.loads(r[0])) for r in rows]
         counts = {p.id: r[1] for p, r in zip(posts, rows, strict=True)}
         if pinned is not None:
             counts[pinned.post.id] = pinned.shares
@@ -404,7 +404,7 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
             " ORDER BY shown_seq DESC LIMIT ?",
             (Status.APPROVED.value, row[0], limit),
         ).fetchall()
-        return [Post.from_dict(json.loads(r[0])) for r in rows]
+        return [Post.from_dict(jsoncodec.loads(r[0])) for r in rows]
 
     async def last_seq(self, channel: str) -> int:
         row = self.db.execute(f"SELECT max(seq) FROM events_{channel}").fetchone()
@@ -415,7 +415,7 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
             f"SELECT seq, type, data FROM events_{channel} WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         ).fetchall()
-        return [Event(r[0], r[1], json.loads(r[2])) for r in rows]
+        return [Event(r[0], r[1], jsoncodec.loads(r[2])) for r in rows]
 
     async def wait_for_events(self, channel: str, after: int, timeout: float) -> None:
         signal = self._signals[channel]

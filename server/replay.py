@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from moderation import jsoncodec
 from moderation.exceptions import MalformedPayload
 from moderation.post import Post
 from moderation.x_normalise import normalise_stream_item
@@ -81,7 +82,7 @@ class ReplaySource:
             if number > BURST and self.speed > 0:
                 await asyncio.sleep(INTERVAL / self.speed)
             try:
-                item = json.loads(line)
+                item = jsoncodec.loads(line)
                 post = normalise_stream_item(item)
             except (json.JSONDecodeError, MalformedPayload) as exc:
                 self._error(f"{self.path.name} line {number}: skipped, {exc}")

@@ -23,6 +23,7 @@ from tweepy.errors import (
     Unauthorized,
 )
 
+from moderation import jsoncodec
 from moderation.exceptions import MalformedPayload
 from moderation.post import Post
 from moderation.x_normalise import normalise_stream_item
@@ -537,7 +538,7 @@ class XIngester:
         """Normalise one stream line and hand a new post to the sink; never raise."""
         self._on_alive()
         try:
-            item = json.loads(raw)
+            item = jsoncodec.loads(raw)
         except ValueError:
             self._skip(f"a stream line that is not JSON: {raw[:120]!r}")
             return
