@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from bench import posts
 from bench.procstat import child_setup, pin
 from bench.targets import ROOT, clean_env
@@ -66,7 +68,7 @@ def fake_x_available() -> bool:
 
 async def ingest_rates(folder: Path, items: int, runs: int, server_core: int | None,
                        load_core: int | None, redis_url: str | None) -> dict[str, Any]:
-    """Posts per second from a replay file (SQLite, and Redis when given) and from fake X."""
+    """Posts per second from a replay file and from fake X, into SQLite and Redis (when given)."""
     file = folder / "ingest.jsonl"
     posts.write_replay(file, posts.stream_items(items))
     results: dict[str, list[dict[str, Any]]] = {}
@@ -75,8 +77,6 @@ async def ingest_rates(folder: Path, items: int, runs: int, server_core: int | N
         results.setdefault("replay-sqlite", []).append(
             await _ingest(["replay", "--file", str(file), "--store", sqlite], server_core))
         if redis_url is not None:
-            import redis
-
             redis.Redis.from_url(redis_url).flushall()
             results.setdefault("replay-redis", []).append(
                 await _ingest(["replay", "--file", str(file), "--store", redis_url],
@@ -85,6 +85,10 @@ async def ingest_rates(folder: Path, items: int, runs: int, server_core: int | N
             sqlite = f"sqlite:///{folder / f'ingest-x-{n}.sqlite3'}"
             results.setdefault("x-sqlite", []).append(
                 await _from_fake_x(file, sqlite, server_core, load_core))
+            if redis_url is not None:
+                redis.Redis.from_url(redis_url).flushall()
+                results.setdefault("x-redis", []).append(
+                    await _from_fake_x(file, redis_url, server_core, load_core))
     if not fake_x_available():
         logger.warning("the fake X server or the X ingester is missing: replay file only")
     for source, rows in results.items():

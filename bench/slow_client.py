@@ -14,11 +14,9 @@ from typing import Any
 
 from bench import frames
 from bench.hashwall_target import Hashwall
-from bench.latency import approve_at_rate
+from bench.latency import timed_approvals
 from bench.stats import percentile
 from bench.tracers import Tracers
-
-ARRIVAL_TIMEOUT = 60.0
 
 
 async def stalled_socket(port: int) -> socket.socket:
@@ -37,14 +35,6 @@ async def stalled_socket(port: int) -> socket.socket:
     return sock
 
 
-async def _phase(target: Hashwall, tracers: Tracers, approvals: int,
-                 rate: float) -> list[float]:
-    sent = await approve_at_rate(target, approvals, rate)
-    if not await tracers.wait_for(list(sent), ARRIVAL_TIMEOUT):
-        raise RuntimeError(f"{target.label}: some posts never reached the tracers")
-    return tracers.latencies(sent)
-
-
 async def slow_client_run(target: Hashwall, tracers: Tracers, approvals: int, rate: float,
                           most: int, grace: float) -> dict[str, Any]:
     """A control phase, then approvals in batches with a stalled socket until it is dropped.
@@ -54,7 +44,7 @@ async def slow_client_run(target: Hashwall, tracers: Tracers, approvals: int, ra
     `grace` is how long the server is then given to let go of the stalled socket, before
     its sockets and memory are read.
     """
-    control = await _phase(target, tracers, approvals, rate)
+    control = await timed_approvals(target, tracers, approvals, rate)
     dropped_before = (await target.health())["dropped_slow_clients"]
     memory_before = target.rss()
     samples: list[int] = []
@@ -75,11 +65,11 @@ async def slow_client_run(target: Hashwall, tracers: Tracers, approvals: int, ra
     sent = 0
     try:
         while sent < most and not await dropped():
-            latencies += await _phase(target, tracers, batch, rate)
+            latencies += await timed_approvals(target, tracers, batch, rate)
             sent += batch
         was_dropped = await dropped()
         until_dropped = time.monotonic() - started
-        latencies += await _phase(target, tracers, batch, rate)
+        latencies += await timed_approvals(target, tracers, batch, rate)
         await asyncio.sleep(grace)
         # The server closes its end; the stalled end cannot notice, as it reads nothing.
         released = not target.holds(stalled.getsockname()[1])
