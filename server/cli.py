@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -94,6 +95,11 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
     config = uvicorn.Config(app, host=host, port=port, ws=FrameProtocol,
                             ws_per_message_deflate=False, lifespan="on", log_level="info",
                             proxy_headers=True)
+    # What is loaded by now (the modules, the app) lives as long as the process: frozen out
+    # of the garbage collector's sight, it is no longer scanned by every full collection, a
+    # pause of tens of milliseconds for every screen each time.
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(config).run()
 
 
