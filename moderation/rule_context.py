@@ -42,7 +42,11 @@ class RecentText:
     at: float
     author: str
     shingles: frozenset[str]
-    group: str
+    group: str  # "" until a flood needs it named: see `group_name`
+
+    def group_name(self) -> str:
+        """The name of the flood group this text belongs to."""
+        return self.group or group_key(self.shingles)
 
 
 @dataclass
@@ -57,6 +61,9 @@ class RuleContext:
     _order: deque[int] = field(default_factory=deque)
     # Every shingle of the recent texts -> the numbers of the texts that have it.
     _index: dict[str, set[int]] = field(default_factory=dict)
+    # Texts remembered while flood detection was off, not in the index yet: indexing is
+    # most of the cost of remembering a post, so it waits until a search needs it.
+    _unindexed: set[int] = field(default_factory=set)
     _count: itertools.count[int] = field(default_factory=itertools.count)
 
     def admitted_since(self, author: str, since: float) -> int:
@@ -66,6 +73,10 @@ class RuleContext:
     def similar(self, text_shingles: frozenset[str], since: float,
                 threshold: float) -> list[RecentText]:
         """Recent texts after `since` at least `threshold` similar to these, oldest first."""
+        if self._unindexed:
+            for number in self._unindexed:
+                self._add_to_index(number, self.texts[number].shingles)
+            self._unindexed.clear()
         if not text_shingles or threshold <= 0:
             return [t for t in self.texts.values()
                     if t.at > since and similarity(t.shingles, text_shingles) >= threshold]
@@ -82,16 +93,26 @@ class RuleContext:
                 if t.at > since and similarity(t.shingles, text_shingles) >= threshold]
 
     def remember(self, author: str, text_shingles: frozenset[str], group: str, now: float,
-                 admitted: bool) -> None:
-        """Record a post: its text always, its author's count only when it reached the queue."""
+                 admitted: bool, index: bool = True) -> None:
+        """Record a post: its text always, its author's count only when it reached the queue.
+
+        Without `index` (flood detection is off) the text is indexed only when a search
+        first needs it, so that turning flood detection on mid-event sees the recent texts.
+        """
         if admitted:
             self.admitted.setdefault(author, deque()).append(now)
         number = next(self._count)
         self.texts[number] = RecentText(now, author, text_shingles, group)
         self._order.append(number)
+        if index:
+            self._add_to_index(number, text_shingles)
+        else:
+            self._unindexed.add(number)
+        self.prune(now, number)
+
+    def _add_to_index(self, number: int, text_shingles: frozenset[str]) -> None:
         for shingle in text_shingles:
             self._index.setdefault(shingle, set()).add(number)
-        self.prune(now, number)
 
     def prune(self, now: float, number: int = 0) -> None:
         """Forget what is older than the window, and texts beyond `max_texts`."""
@@ -103,6 +124,9 @@ class RuleContext:
                 break
             self._order.popleft()
             del self.texts[number]
+            if number in self._unindexed:
+                self._unindexed.discard(number)
+                continue
             for shingle in text.shingles:
                 holders = self._index[shingle]
                 holders.discard(number)

@@ -108,7 +108,7 @@ def _flood(post: Post, rules: RuleSet, context: RuleContext, now: float) -> Hit 
     accounts = {t.author for t in similar} | {post.author.id}
     if len(accounts) < rules.flood_accounts:
         return None
-    group = similar[0].group
+    group = similar[0].group_name()
     return Hit("bot_flood", Status.PENDING,
                f"near-identical text from {len(accounts)} accounts in "
                f"{rules.flood_minutes:g} minutes (group {group})")
@@ -152,10 +152,12 @@ def remember(context: RuleContext, post: Post, verdict: Verdict, now: float,
              rules: RuleSet) -> None:
     """Update the context after a post was evaluated, for the rate limit and floods."""
     mine = shingles(post.text)
-    # A text joins the group of the oldest recent text like it, so a flood keeps one name.
-    # The group only names floods: with flood detection off, the search is not made.
-    similar = context.similar(mine, now - rules.flood_minutes * 60,
-                              rules.flood_similarity) if rules.flood_accounts > 1 else []
-    group = similar[0].group if similar else group_key(mine)
+    flood = rules.flood_accounts > 1
+    group = ""  # with flood detection off: named when a flood needs it
+    if flood:
+        # A text joins the group of the oldest recent text like it, so a flood keeps one
+        # name.
+        similar = context.similar(mine, now - rules.flood_minutes * 60, rules.flood_similarity)
+        group = similar[0].group_name() if similar else group_key(mine)
     admitted = verdict.rule not in ("rate_limit", "blocked_author")
-    context.remember(post.author.id, mine, group, now, admitted)
+    context.remember(post.author.id, mine, group, now, admitted, index=flood)

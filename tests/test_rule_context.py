@@ -14,7 +14,8 @@ texts = st.lists(st.sampled_from(WORDS), min_size=0, max_size=8).map(" ".join)
 
 @settings(max_examples=200, deadline=None)
 @given(
-    posts=st.lists(st.tuples(texts, st.integers(0, 5), st.floats(0, 50)), max_size=40),
+    posts=st.lists(st.tuples(texts, st.integers(0, 5), st.floats(0, 50), st.booleans()),
+                   max_size=40),
     query=texts,
     echo=st.one_of(st.none(), st.tuples(st.integers(0, 39), st.sampled_from(WORDS))),
     threshold=st.sampled_from([0.0, 0.3, 0.5, 0.8, 0.95, 1.0]),
@@ -22,17 +23,18 @@ texts = st.lists(st.sampled_from(WORDS), min_size=0, max_size=8).map(" ".join)
     max_texts=st.integers(1, 30),
 )
 def test_similar_matches_a_full_comparison(
-    posts: list[tuple[str, int, float]], query: str, echo: tuple[int, str] | None,
+    posts: list[tuple[str, int, float, bool]], query: str, echo: tuple[int, str] | None,
     threshold: float, since: float, max_texts: int,
 ) -> None:
-    """For any recent texts, window and threshold, `similar` returns what a full scan returns."""
+    """For any recent texts, window and threshold, `similar` returns what a full scan returns,
+    whether each text was indexed when remembered or waited for the first search."""
     context = RuleContext(max_texts=max_texts, window=300.0)
     now = 0.0
     kept: list[tuple[float, frozenset[str]]] = []
-    for text, author, step in posts:
+    for text, author, step, index in posts:
         now += step
         mine = shingles(text)
-        context.remember(f"a{author}", mine, "g", now, admitted=True)
+        context.remember(f"a{author}", mine, "g", now, admitted=True, index=index)
         kept.append((now, mine))
         kept = [(at, s) for at, s in kept if at > now - 300.0][-max_texts:]
     if echo is not None and posts:

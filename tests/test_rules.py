@@ -204,6 +204,26 @@ def test_near_identical_text_from_many_accounts_is_held_together() -> None:
     assert "3 accounts" in (verdicts[2].reason or "")
 
 
+def test_a_flood_begun_while_detection_was_off_is_caught_once_it_is_on() -> None:
+    """Texts that arrived with flood detection off count as soon as a moderator turns it
+    on, and the whole flood keeps one group name."""
+    off, on = RuleSet(), RuleSet(flood_accounts=3, flood_minutes=10)
+    context = RuleContext()
+    slogan = "Gagnez un iPhone en cliquant ici http://spam.example/{} #uemedef14"
+    for n in range(2):
+        post = _bot(n, f"bot{n}", slogan.format(n))
+        verdict = evaluate(post, off, context, now=10.0 * n)
+        assert verdict.rule is None
+        remember(context, post, verdict, 10.0 * n, off)
+    verdicts = []
+    for n in range(2, 5):
+        post = _bot(n, f"bot{n}", slogan.format(n))
+        verdicts.append(evaluate(post, on, context, now=10.0 * n))
+        remember(context, post, verdicts[-1], 10.0 * n, on)
+    assert [v.rule for v in verdicts] == ["bot_flood"] * 3
+    assert len({v.reason.rsplit("group ", 1)[1] for v in verdicts if v.reason}) == 1
+
+
 def test_one_author_repeating_or_different_texts_is_no_flood() -> None:
     """Repeats by one account, different texts, short applause and old texts are not a flood."""
     rules = RuleSet(flood_accounts=3, flood_minutes=10)
