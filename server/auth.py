@@ -136,16 +136,18 @@ async def login(request: Request) -> JSONResponse:
     throttle = _throttle(request)
     address = f"ip:{request.client.host if request.client else '?'}"
     account = f"account:{name.casefold()}"
-    wait = await throttle.retry_after(address, account)
+    # Counted as a failure before the check, taken back on success: a burst of guesses
+    # sent at once gets no more tries than guesses sent one after the other.
+    wait, mark = await throttle.attempt(address, account)
     if wait > 0:
         minutes = math.ceil(wait / 60)
         raise HTTPException(429, f"too many failed sign-ins; try again in {minutes} min",
                             headers={"Retry-After": str(math.ceil(wait))})
     signed_in = await _check(request, wall, name, password)
     if signed_in is None:
-        await throttle.failed(address, account)
         accounts = wall.settings.accounts_file is not None
         raise HTTPException(401, "wrong name or password" if accounts else "wrong password")
+    await throttle.cancel(mark, address)
     await throttle.forget(account)
     request.session.clear()
     csrf = secrets.token_urlsafe(32)

@@ -44,6 +44,32 @@ for _, key in ipairs(KEYS) do
 end
 return tostring(wait)
 """
+# A sign-in attempt, counted before the password is checked so that simultaneous guesses
+# cannot all pass the check first. KEYS and ARGV as for COUNT, with a member always. When a
+# key is blocked nothing is added and the wait is returned; otherwise the attempt is added
+# to every key (as a failure until CANCEL takes it back) and '0' returned.
+ATTEMPT = """
+local now, window, limit, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local wait = 0
+for _, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, -limit, -limit, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  end
+end
+if wait > 0 then return tostring(wait) end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, member)
+  redis.call('ZREMRANGEBYRANK', key, 0, -limit - 1)
+  redis.call('EXPIRE', key, math.ceil(window))
+end
+return '0'
+"""
+CANCEL = """
+for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
+return 0
+"""
 FORGET = "return redis.call('DEL', unpack(KEYS))"
 
 
@@ -60,6 +86,19 @@ class Throttle(Protocol):
 
     async def forget(self, key: str) -> None:
         """Clear a key's failures (an account after its own successful sign-in)."""
+        ...
+
+    async def attempt(self, *keys: str) -> tuple[float, str]:
+        """Count a sign-in attempt against each key, as a failure, unless one is blocked.
+
+        Returns (seconds to wait, "") when a key is blocked, nothing counted; otherwise
+        (0, mark). Counting before the password is checked keeps simultaneous guesses
+        within the limit. `cancel(mark, …)` takes back the attempt once it succeeded.
+        """
+        ...
+
+    async def cancel(self, mark: str, *keys: str) -> None:
+        """Take back an attempt counted by `attempt` (it signed in)."""
         ...
 
 
@@ -95,16 +134,36 @@ class LoginThrottle:
 
     async def failed(self, *keys: str) -> None:
         """Count one failure against each key."""
+        self._count(self.clock(), keys)
+
+    async def forget(self, key: str) -> None:
+        """Clear a key's failures (an account after its own successful sign-in)."""
+        self._failures.pop(key, None)
+
+    async def attempt(self, *keys: str) -> tuple[float, str]:
+        """Count a sign-in attempt against each key unless one is blocked (see Throttle)."""
+        wait = await self.retry_after(*keys)
+        if wait > 0:
+            return wait, ""
+        # No await between the check and the count: no other sign-in can come between.
         now = self.clock()
+        self._count(now, keys)
+        return 0.0, repr(now)
+
+    async def cancel(self, mark: str, *keys: str) -> None:
+        """Take back an attempt counted by `attempt` (it signed in)."""
+        at = float(mark)
+        for key in keys:
+            times = self._failures.get(key)
+            if times is not None and at in times:
+                times.remove(at)
+
+    def _count(self, now: float, keys: tuple[str, ...]) -> None:
         for key in keys:
             self._recent(key, now)
             self._failures.setdefault(key, deque()).append(now)
             while len(self._failures) > MAX_KEYS:
                 del self._failures[next(iter(self._failures))]
-
-    async def forget(self, key: str) -> None:
-        """Clear a key's failures (an account after its own successful sign-in)."""
-        self._failures.pop(key, None)
 
 
 class RedisThrottle:
@@ -146,6 +205,19 @@ class RedisThrottle:
     async def forget(self, key: str) -> None:
         """Clear a key's failures (an account after its own successful sign-in)."""
         await self.store.run_script(FORGET, [self.key(key)], [])
+
+    async def attempt(self, *keys: str) -> tuple[float, str]:
+        """Count a sign-in attempt against each key unless one is blocked (see Throttle)."""
+        now = self.clock()
+        member = f"{now!r}:{secrets.token_hex(6)}"
+        wait = float(await self.store.run_script(
+            ATTEMPT, [self.key(k) for k in keys],
+            [repr(now), repr(self.window), self.limit, member]))
+        return (wait, "") if wait > 0 else (0.0, member)
+
+    async def cancel(self, mark: str, *keys: str) -> None:
+        """Take back an attempt counted by `attempt` (it signed in)."""
+        await self.store.run_script(CANCEL, [self.key(k) for k in keys], [mark])
 
 
 def throttle_for(store: Store) -> Throttle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -77,6 +78,33 @@ async def test_five_failures_for_one_account_block_it_from_everywhere(store_url:
         async with from_address(running, "127.0.0.20") as client:
             assert (await login(client, "ana", PASSWORD)).status_code == 429
             assert (await login(client, "ben", PASSWORD)).status_code == 200
+
+
+async def test_guesses_sent_at_once_get_no_more_tries(store_url: str, tmp_path: Path) -> None:
+    """12 wrong sign-ins sent together (argon2 checks them side by side): 5 are checked and
+    refused, the other 7 are throttled; a right password does not free an address."""
+    accounts = tmp_path / "moderators.txt"
+    accounts.write_text(f"ana:{hash_password('ana secret')}\n", encoding="utf-8")
+    async with served(store_url, accounts_file=accounts) as running:
+        async with from_address(running, "127.0.0.2") as client:
+            burst = await asyncio.gather(*(login(client, "ana", f"guess {n}")
+                                           for n in range(12)))
+            assert sorted(r.status_code for r in burst) == [401] * 5 + [429] * 7
+            assert (await login(client, "ana", "ana secret")).status_code == 429
+        async with from_address(running, "127.0.0.3") as other:
+            # The name is blocked too: 5 failures for it, from anywhere.
+            assert (await login(other, "ana", "ana secret")).status_code == 429
+
+
+async def test_a_successful_sign_in_does_not_count_as_a_failure(store_url: str) -> None:
+    """Signing in 10 times from one address never blocks it."""
+    async with served(store_url) as running:
+        async with from_address(running, "127.0.0.4") as client:
+            for _ in range(10):
+                assert (await login(client, "ana", PASSWORD)).status_code == 200
+            for n in range(4):
+                assert (await login(client, f"name{n}", "wrong")).status_code == 401
+            assert (await login(client, "ana", PASSWORD)).status_code == 200
 
 
 async def test_throttle_window_slides_and_success_clears_the_account() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -49,6 +50,15 @@ async def test_failures_on_two_web_processes_add_up_per_account(redis_url: str) 
         assert await attempt(a, "127.0.0.20", "ana", PASSWORD) == 429
         assert await attempt(b, "127.0.0.21", "ANA", PASSWORD) == 429
         assert await attempt(b, "127.0.0.22", "ben", PASSWORD) == 200
+
+
+async def test_guesses_sent_at_once_to_two_processes_get_five_tries(redis_url: str) -> None:
+    """12 wrong sign-ins for one name sent together, half to each process: 5 are checked."""
+    async with two_web_processes(redis_url) as (a, b):
+        statuses = await asyncio.gather(*(attempt((a, b)[n % 2], f"127.0.0.{40 + n}", "dora")
+                                          for n in range(12)))
+        assert sorted(statuses) == [401] * 5 + [429] * 7
+        assert await attempt(b, "127.0.0.60", "dora", PASSWORD) == 429
 
 
 async def test_a_sign_in_on_one_process_clears_the_account_on_the_other(redis_url: str) -> None:
