@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from moderation import jsoncodec
 from moderation.post import Post
 from moderation.queue import QueueItem
 
@@ -26,7 +26,7 @@ DECIDE = "decide"
 
 def encode(message: dict[str, Any]) -> str:
     """The one JSON encoding of a message, done once however many clients receive it."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    return jsoncodec.dumps(message)
 
 
 def snapshot(seq: int, posts: list[Post], reset: bool = False, pinned: Post | None = None,

@@ -18,6 +18,7 @@ from server.auth import moderator_of, origin_allowed
 from server.console_state import console_snapshot, presence
 from server.fanout import Client, Hub
 from server.protocol import encode
+from server.snapshots import Built
 from server.state import Wall
 from server.ws_protocol import FRAMES
 
@@ -28,7 +29,7 @@ MAX_BACKLOG = 2000
 CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 
-Snapshot = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+Snapshot = Callable[[], Awaitable[Built]]
 OnMessage = Callable[[Client, Any], Awaitable[None]]
 
 
@@ -46,11 +47,10 @@ async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapsho
         await client.write(0, encode(protocol.error("expected since to be a whole number",
                                                     code="bad_since")))
     if since is None or since < 0 or since > latest or latest - since > MAX_BACKLOG:
-        seq, message = await snapshot()
-        if since is not None and since != seq:
-            message["reset"] = True
-        await client.write(0, encode(message))
-        client.last_seq = seq
+        built = await snapshot()
+        resumed_elsewhere = since is not None and since != built.seq
+        await client.write(0, built.reset() if resumed_elsewhere else built.text)
+        client.last_seq = built.seq
         return
     client.last_seq = since
     after = since
@@ -118,12 +118,7 @@ async def public_socket(ws: WebSocket) -> None:
     wall: Wall = ws.app.state.wall
     await ws.accept()
 
-    async def snapshot() -> tuple[int, dict[str, Any]]:
-        snap = await wall.store.snapshot(wall.settings.recent_posts)
-        return snap.seq, protocol.snapshot(snap.seq, snap.posts, pinned=snap.pinned,
-                                           paused=snap.paused, shares=snap.shares)
-
-    await _serve(ws, wall.public, _since(ws), snapshot)
+    await _serve(ws, wall.public, _since(ws), wall.snapshots.get)
 
 
 async def moderator_socket(ws: WebSocket) -> None:
@@ -142,8 +137,9 @@ async def moderator_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_UNAUTHORISED, "sign in first")
         return
 
-    async def snapshot() -> tuple[int, dict[str, Any]]:
-        return await console_snapshot(wall, moderator)
+    async def snapshot() -> Built:
+        seq, message = await console_snapshot(wall, moderator)
+        return Built(seq, message, encode(message))
 
     async def on_message(client: Client, message: Any) -> None:
         ref = message.get("ref") if isinstance(message, dict) else None

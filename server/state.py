@@ -11,6 +11,7 @@ from moderation.store import Store
 from server.fanout import Hub
 from server.pipeline import Pipeline
 from server.settings import Settings
+from server.snapshots import PublicSnapshots
 
 
 class Source(Protocol):
@@ -36,6 +37,11 @@ class Wall:
     moderation: Hub
     pipeline: Pipeline
     sources: list[Source] = field(default_factory=list)
+    # The screens' snapshot, built once per public event.
+    snapshots: PublicSnapshots = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.snapshots = PublicSnapshots(self.store, self.settings.recent_posts)
 
 
 def rules_from(settings: Settings) -> RuleSet:
