@@ -214,6 +214,27 @@ def plan_undo(post_id: str, current: Status, last: AuditEntry, moderator: str) -
     return plan
 
 
+# An undone approval of an edit shows again the version that approval had replaced.
+RESTORED = "edit.restored"
+RESTORED_REASON = "the approval of its newer version was undone"
+
+
+def replaced_by(action: str, moderator: str, at: float, others: list[QueueItem]) -> list[QueueItem]:
+    """The versions of a post to show again when `moderator` undoes their `action` made at
+    `at` on another version: those that approval hid as replaced, unless a version is
+    approved now (then that one stays the only one shown)."""
+    if action != Action.APPROVE.value or any(o.status is Status.APPROVED for o in others):
+        return []
+    return [o for o in others if o.status is Status.HIDDEN and o.rule == "edit.replaced"
+            and o.decided_by == moderator and o.updated_at == at]
+
+
+def restored_event(post_id: str, moderator: str) -> tuple[str, dict[str, Any]]:
+    """The moderation event of a version shown again by an undo."""
+    return ("queue.decided", {"id": post_id, "status": Status.APPROVED.value,
+                              "action": "restore", "moderator": moderator, "rule": RESTORED})
+
+
 def unpin_events(
     post_id: str, after: Status, pinned: str | None
 ) -> list[tuple[str, dict[str, Any]]]:

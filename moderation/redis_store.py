@@ -12,6 +12,8 @@ from moderation.exceptions import InvalidAction, UnknownPost
 from moderation.post import Post, Status
 from moderation.queue import (
     MODERATION,
+    RESTORED,
+    RESTORED_REASON,
     Action,
     AuditEntry,
     Decision,
@@ -19,6 +21,8 @@ from moderation.queue import (
     Verdict,
     plan_decision,
     plan_undo,
+    replaced_by,
+    restored_event,
 )
 from moderation.redis_base import translated
 from moderation.redis_changes import Changes, Record
@@ -231,6 +235,19 @@ class RedisStore(RedisShares, RedisControls):
                           record.item.rule)
             for type_, data in plan.moderation:
                 changes.event(MODERATION, type_, {**data, "item": record.item.to_dict()})
+            # Show again the versions the undone approval had replaced.
+            group = await self._records(self.keys.group(record.root), 0, -1, newest=False)
+            others = [r for r in group if r.item.post.id != last.post_id]
+            changes.require_group(record.root, len(group))
+            for other in others:
+                changes.require(other)
+            chosen = {id(item) for item in replaced_by(last.action, moderator, last.at,
+                                                       [r.item for r in others])}
+            for other in (r for r in others if id(r.item) in chosen):
+                changes.set_status(other, Status.APPROVED, moderator, RESTORED, RESTORED_REASON)
+                changes.audit(moderator, "restore", other.item.post.id, Status.HIDDEN,
+                              Status.APPROVED, RESTORED)
+                changes.event(MODERATION, *restored_event(other.item.post.id, moderator))
             tried.append(Decision(last.post_id, Action(last.action), before, plan.status,
                                   moderator, changes.now))
             self._remember(changes, ref, tried[-1])

@@ -12,12 +12,16 @@ from moderation.post import Post, Status
 from moderation.queue import (
     MODERATION,
     PUBLIC,
+    RESTORED,
+    RESTORED_REASON,
     Action,
     AuditEntry,
     Decision,
     QueueItem,
     Verdict,
     plan_undo,
+    replaced_by,
+    restored_event,
 )
 from moderation.wall_state import Mode, WallState, plan_mode, plan_pause, plan_pin, plan_unpin
 
@@ -130,9 +134,28 @@ class SQLiteControls:
             assert after is not None
             for type_, data in plan.moderation:
                 self._append(MODERATION, type_, {**data, "item": after.to_dict()}, now)
+            touched += SQLiteControls._restore(self, last, moderator, now)
         self._signal([*touched, MODERATION])
         return Decision(last.post_id, Action(last.action), item.status, plan.status, moderator,
                         now)
+
+    def _restore(self: _Core, last: AuditEntry, moderator: str, now: float) -> list[str]:
+        """Show again the versions the undone approval had replaced; the channels touched."""
+        from moderation.sqlite_store import _ITEM_COLUMNS, _item
+
+        others = [_item(r) for r in self.db.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM posts INDEXED BY posts_root"
+            " WHERE root = (SELECT root FROM posts WHERE id = ?) AND id != ? ORDER BY n",
+            (last.post_id, last.post_id))]
+        touched: list[str] = []
+        for other in replaced_by(last.action, moderator, last.at, others):
+            touched += self._set_status(other, Status.APPROVED, moderator, now, RESTORED,
+                                        RESTORED_REASON)
+            self._audit(now, moderator, "restore", other.post.id, Status.HIDDEN,
+                        Status.APPROVED, RESTORED)
+            type_, data = restored_event(other.post.id, moderator)
+            self._append(MODERATION, type_, data, now)
+        return touched
 
     async def pin(self: _Core, post_id: str, moderator: str) -> bool:
         now = time.time()

@@ -112,6 +112,41 @@ async def test_edit_of_approved_post_waits_and_then_replaces_it(any_store: Store
     ]
 
 
+async def test_undoing_the_approval_of_an_edit_shows_the_replaced_version_again(
+    any_store: Store,
+) -> None:
+    """The room sees the version it saw before, not nothing; a later approval of another
+    version, or an undo by someone else, restores nothing."""
+    await any_store.submit(make_post(1, text="approved words"), APPROVED)
+    await any_store.submit(make_post(2, text="other words", edit_of="x:1"), PENDING)
+    await any_store.decide("x:2", Action.APPROVE, "ana")
+    undone = await any_store.undo("ana")
+    assert (undone.post_id, undone.after) == ("x:2", Status.PENDING)
+    _, posts = await any_store.snapshot(10)
+    assert [p.id for p in posts] == ["x:1"]
+    restored = await any_store.get("x:1")
+    assert restored is not None and (restored.status, restored.rule, restored.decided_by) == (
+        Status.APPROVED, "edit.restored", "ana")
+    events = await any_store.events_after(PUBLIC, 0)
+    assert [(e.type, e.data.get("id") or e.data["post"]["id"]) for e in events] == [
+        ("post.shown", "x:1"), ("post.retracted", "x:1"), ("post.shown", "x:2"),
+        ("post.retracted", "x:2"), ("post.shown", "x:1"),
+    ]
+    decided = [e.data for e in await any_store.events_after(MODERATION, 0)
+               if e.type == "queue.decided"][-2:]
+    assert [(d["id"], d["action"], d["status"]) for d in decided] == [
+        ("x:2", "undo", "pending"), ("x:1", "restore", "approved")]
+    assert [(a.action, a.post_id) for a in await any_store.audit(2)] == [
+        ("restore", "x:1"), ("undo", "x:2")]
+    # Approved again, then the version it replaced hidden by hand: undoing the hide of
+    # x:1 is an undo of a hide, which restores nothing else.
+    await any_store.decide("x:2", Action.APPROVE, "ben")
+    await any_store.decide("x:2", Action.HIDE, "ben")
+    await any_store.undo("ben")
+    _, posts = await any_store.snapshot(10)
+    assert [p.id for p in posts] == ["x:2"]
+
+
 async def test_audit_records_rules_and_moderators(any_store: Store) -> None:
     """Every submit and decision leaves an audit entry naming who and which rule."""
     await any_store.submit(make_post(1), APPROVED)

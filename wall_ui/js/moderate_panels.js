@@ -11,6 +11,7 @@ const VERBS = {
   approve: "approved", reject: "rejected", hide: "hid", undo: "undid", submit: "queued",
   pin: "pinned", unpin: "unpinned", announce: "announced", pause: "paused the wall",
   resume: "resumed the wall", mode: "switched to", rules: "changed the rules",
+  restore: "showed again",
 };
 
 function clock(at) {
