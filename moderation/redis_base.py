@@ -283,6 +283,25 @@ class RedisBase(Store):
         return WallState(Mode(mode or Mode.PRE.value), bool(paused), pinned)
 
     @translated
+    async def get_cursor(self, source: str, key: str) -> str | None:
+        value: Any = await self.redis.hget(self.keys.cursors, f"{source}\x1f{key}")
+        return None if value is None else str(value)
+
+    @translated
+    async def set_cursor(self, source: str, key: str, value: str) -> None:
+        await self.redis.hset(self.keys.cursors, f"{source}\x1f{key}", value)
+
+    @translated
+    async def add_count(self, name: str, amount: int) -> int:
+        total: Any = await self.redis.incrby(self.keys.counter(name), amount)
+        return int(total)
+
+    @translated
+    async def get_count(self, name: str) -> int:
+        total: Any = await self.redis.get(self.keys.counter(name))
+        return int(total or 0)
+
+    @translated
     async def get_rules(self) -> dict[str, Any] | None:
         rules: Any = await self.redis.get(self.keys.rules)
         return dict(jsoncodec.loads(rules)) if rules is not None else None

@@ -34,6 +34,7 @@ class Keys:
         self.wall = f"{prefix}wall"  # the switches: mode, paused, pinned
         self.rules = f"{prefix}rules"
         self.shares = f"{prefix}shares"  # retweet id -> the post it was counted toward
+        self.cursors = f"{prefix}cursors"  # "source\x1fkey" -> a source's resume point
 
     def post(self, post_id: str) -> str:
         return f"{self.post_prefix}{post_id}"
@@ -53,6 +54,9 @@ class Keys:
     def refs(self, moderator: str) -> str:
         """The outcomes of a moderator's decisions by client ref."""
         return f"{self.prefix}refs:{moderator}"
+
+    def counter(self, name: str) -> str:
+        return f"{self.prefix}counter:{name}"
 
     def undo(self, moderator: str) -> str:
         """A moderator's decisions not undone yet, newest first."""

@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS wall (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shares (
     retweet TEXT PRIMARY KEY, original TEXT NOT NULL, at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cursors (
+    source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (source, key)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 # Columns added after the first release, for files created before them.
 MIGRATIONS = {
@@ -425,6 +429,31 @@ class SQLiteStore(SQLiteShares, SQLiteControls, Store):
             await asyncio.wait_for(signal.wait(), timeout)
         except TimeoutError:
             pass
+
+    async def get_cursor(self, source: str, key: str) -> str | None:
+        row = self.db.execute(
+            "SELECT value FROM cursors WHERE source = ? AND key = ?", (source, key)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    async def set_cursor(self, source: str, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO cursors (source, key, value) VALUES (?, ?, ?)"
+            " ON CONFLICT (source, key) DO UPDATE SET value = excluded.value",
+            (source, key, value),
+        )
+
+    async def add_count(self, name: str, amount: int) -> int:
+        row = self.db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value",
+            (name, amount),
+        ).fetchone()
+        return int(row[0])
+
+    async def get_count(self, name: str) -> int:
+        row = self.db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
 
     async def audit(self, limit: int = 100) -> list[AuditEntry]:
         rows = self.db.execute(

@@ -243,6 +243,22 @@ class Store(abc.ABC):
         Appends one `queue.released` per moderator concerned (`claims.release_events`).
         """
 
+    @abc.abstractmethod
+    async def get_cursor(self, source: str, key: str) -> str | None:
+        """A source's saved resume point under `key` (a server, a host), or None."""
+
+    @abc.abstractmethod
+    async def set_cursor(self, source: str, key: str, value: str) -> None:
+        """Save a source's resume point under `key`, replacing the previous one."""
+
+    @abc.abstractmethod
+    async def add_count(self, name: str, amount: int) -> int:
+        """Add `amount` to the named counter, atomically for every process; the new total."""
+
+    @abc.abstractmethod
+    async def get_count(self, name: str) -> int:
+        """The named counter's total (0 when never counted)."""
+
     async def follow(self, channel: str, after: int) -> AsyncIterator[Event]:
         """Every event of a channel above `after`, in order, forever."""
         while True:

@@ -493,3 +493,23 @@ async def test_shares_and_counted_retweets_survive_reopening(backend_url: str) -
         assert (await store.snapshot(5)).shares == {"x:1": 3}
     finally:
         await store.close()
+
+
+async def test_source_cursors_are_kept_per_source_and_key(any_store: Store) -> None:
+    """A source's resume point is saved per key, replaced on write, and None when unknown."""
+    assert await any_store.get_cursor("mastodon", "mastodon.social") is None
+    await any_store.set_cursor("mastodon", "mastodon.social", "111")
+    await any_store.set_cursor("mastodon", "piaille.fr", "7")
+    await any_store.set_cursor("mastodon", "mastodon.social", "112")
+    assert await any_store.get_cursor("mastodon", "mastodon.social") == "112"
+    assert await any_store.get_cursor("mastodon", "piaille.fr") == "7"
+    assert await any_store.get_cursor("bluesky", "mastodon.social") is None
+
+
+async def test_counters_add_up_across_concurrent_calls(any_store: Store) -> None:
+    """Counters start at zero and every concurrent addition is counted once."""
+    assert await any_store.get_count("x.reads.2026-12") == 0
+    totals = await asyncio.gather(*(any_store.add_count("x.reads.2026-12", 3) for _ in range(20)))
+    assert sorted(totals) == list(range(3, 61, 3))
+    assert await any_store.get_count("x.reads.2026-12") == 60
+    assert await any_store.get_count("x.reads.2026-11") == 0
