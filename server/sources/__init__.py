@@ -1,0 +1,1 @@
+"""Where posts come from: one package per network."""
