@@ -1,1 +1,1 @@
-"""Where posts come from: one package per network."""
+"""Where posts come from: the streaming base, the registry, and one package per network."""
