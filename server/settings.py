@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     wall_layout: WallLayout = WallLayout.GRID
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
     sources: CommaList | None = None
+    bluesky_jetstream_url: CommaList = Field(default_factory=lambda: [
+        "wss://jetstream1.us-east.bsky.network", "wss://jetstream2.us-east.bsky.network"])
+    bluesky_appview_url: str = "https://public.api.bsky.app"
+    bluesky_plc_url: str = "https://plc.directory"
+    bluesky_compress: bool = True
+    bluesky_zstd_dictionary: Path | None = None
+    bluesky_profile_wait: float = Field(default=10.0, ge=0, le=120)
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod
@@ -220,6 +227,44 @@ class Settings(BaseSettings):
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"expected a port or host:port like 127.0.0.1:9100, got {value!r}")
         return f"{host or '127.0.0.1'}:{port}"
+
+    @field_validator("bluesky_jetstream_url", mode="before")
+    @classmethod
+    def _jetstream_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("bluesky_jetstream_url")
+    @classmethod
+    def _jetstream_urls(cls, value: list[str]) -> list[str]:
+        urls = []
+        for url in value:
+            url = url if "://" in url else f"wss://{url}"
+            parts = urlsplit(url)
+            if parts.scheme not in ("ws", "wss") or not parts.netloc:
+                raise ValueError(f"expected Jetstream hosts like wss://jetstream1.us-east."
+                                 f"bsky.network, comma separated, got {url!r}")
+            urls.append(url.rstrip("/"))
+        if not urls:
+            raise ValueError("expected at least one Jetstream host, got none")
+        return urls
+
+    @field_validator("bluesky_appview_url", "bluesky_plc_url")
+    @classmethod
+    def _bluesky_http_url(cls, value: str) -> str:
+        return cls._http_url(value)
+
+    @field_validator("bluesky_zstd_dictionary")
+    @classmethod
+    def _zstd_dictionary(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from server.sources.bluesky.compression import load_dictionary
+            from server.sources.bluesky.exceptions import DictionaryError
+
+            try:
+                load_dictionary(value)
+            except DictionaryError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @property
     def ingest_status_address(self) -> tuple[str, int] | None:

@@ -58,10 +58,23 @@ X = SourceEntry(
                                        "got nothing"),
     _x)
 
+def _bluesky(settings: Settings, sink: Sink, store: Store) -> Source:
+    from server.sources.bluesky.config import source_from_settings
+
+    return source_from_settings(settings, sink, store)
+
+
+# Bluesky has working defaults (public hosts), so it runs unasked only when a Jetstream
+# URL is set; HASHWALL_SOURCES=bluesky runs it with the defaults.
+BLUESKY = SourceEntry(
+    "bluesky", lambda s: "bluesky_jetstream_url" in s.model_fields_set,
+    lambda s: None, _bluesky)
+
 # One line per source, in start order.
 ENTRIES: dict[str, SourceEntry] = {entry.name: entry for entry in (
     REPLAY,
     X,
+    BLUESKY,
 )}
 
 

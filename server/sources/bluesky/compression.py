@@ -77,4 +77,5 @@ class FrameCompressor:
 
 def train_dictionary(samples: list[bytes], size: int = 16_384) -> bytes:
     """A dictionary trained on sample events (tests and benchmarks, never shipped)."""
-    return zstandard.train_dictionary(size, samples).as_bytes()
+    chunks: list[bytes | bytearray | memoryview] = list(samples)
+    return zstandard.train_dictionary(size, chunks).as_bytes()

@@ -88,6 +88,10 @@ class ProfileCache:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
 
+    def forget(self, did: str) -> None:
+        """Drop what is known of `did` (its handle changed)."""
+        self._items.pop(did, None)
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -94,7 +94,7 @@ def _commit(did: str, time_us: int, commit: Any) -> Commit:
     if not isinstance(commit, dict):
         raise MalformedFrame(f"expected a 'commit' object, got {type(commit).__name__}")
     try:
-        operation = Operation(commit.get("operation"))
+        operation = Operation(str(commit.get("operation")))
     except ValueError:
         raise MalformedFrame(f"expected operation create, update or delete, got "
                              f"{commit.get('operation')!r}") from None
