@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from server.sources.bluesky.compression import FrameCompressor
@@ -32,7 +33,7 @@ class Subscription:
     collections: frozenset[str]
     compress: bool
     cursor: int | None
-    live: asyncio.Queue[StoredEvent] = field(default_factory=asyncio.Queue)
+    live: asyncio.Queue[StoredEvent | None] = field(default_factory=asyncio.Queue)
     sent: int = 0
 
 
@@ -66,6 +67,8 @@ class FakeJetstream:
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
+        for sub in self.subscriptions:
+            sub.live.put_nowait(None)  # ends the session waiting for live events
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -120,8 +123,10 @@ class FakeJetstream:
                         return
             while True:
                 event = await sub.live.get()
-                if not await self._send(ws, sub, event):
+                if event is None or not await self._send(ws, sub, event):
                     return
+        except ConnectionClosed:
+            pass  # the client went away
         finally:
             self.subscriptions.remove(sub)
 

@@ -96,7 +96,12 @@ class BlueskySource(StreamingSource):
         self.host = config.hosts[0]
         self.cache = ProfileCache(config.profile_cache_size, config.profile_cache_ttl)
         self.handles: OrderedDict[str, str] = OrderedDict()
-        self.matched: OrderedDict[str, list[Post]] = OrderedDict()
+        # Matched posts: the ids of their versions; the newest version (reposts count
+        # toward it); deleted ones, so a post deleted while waiting is never offered.
+        self.matched: OrderedDict[str, list[str]] = OrderedDict()
+        self.originals: OrderedDict[str, Post] = OrderedDict()
+        self.deleted: OrderedDict[str, bool] = OrderedDict()
+        self._pending: dict[str, asyncio.Task[None]] = {}
         self.hidden_authors = 0
         self._waiting: dict[asyncio.Task[None], int] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -211,38 +216,80 @@ class BlueskySource(StreamingSource):
     async def _commit(self, stats: HostStats, commit: Commit) -> None:
         if commit.collection == POST:
             if commit.operation is Operation.DELETE:
-                for version in self.matched.pop(commit.uri, ()):
-                    await self.sink.retract(version.id, "deleted on Bluesky")
+                ids = self.matched.pop(commit.uri, None)
+                if ids is not None:
+                    self._remember(self.deleted, commit.uri, True, REMEMBERED)
+                    self.originals.pop(commit.uri, None)
+                    for post_id in ids:
+                        await self.sink.retract(post_id, "deleted on Bluesky")
                 return
             assert commit.record is not None
-            edit = commit.operation is Operation.UPDATE
-            if self.matcher.matches(commit.record) or (edit and commit.uri in self.matched):
+            edit = commit.operation is Operation.UPDATE and commit.uri in self.matched
+            if edit or self.matcher.matches(commit.record):
                 stats.matched += 1
                 stats.matched_rate.add()
+                ids = self.matched.get(commit.uri, [])
+                post_id = version_id(commit.uri, commit.cid) if edit else id_of(commit.uri)
+                if post_id in ids:
+                    return  # the same version again
+                self._remember(self.matched, commit.uri, [*ids, post_id], REMEMBERED)
                 await self._with_author(commit, edit)
         elif commit.collection == REPOST and commit.operation is Operation.CREATE:
-            versions = self.matched.get(repost_subject(commit.record) or "")
-            if versions:
-                stats.matched += 1
-                stats.matched_rate.add()
-                author = fallback_author(commit.did, self.handles.get(commit.did))
-                await self.sink.offer(normalise_repost(commit, author, versions[-1]))
+            subject = repost_subject(commit.record) or ""
+            if subject not in self.matched:
+                return
+            stats.matched += 1
+            stats.matched_rate.add()
+            waiting = self._pending.get(subject)
+            if waiting is not None:
+                task = asyncio.create_task(self._repost_after(commit, subject, waiting))
+                self._waiting[task] = commit.time_us
+                task.add_done_callback(self._done_waiting)
+            else:
+                await self._repost(commit, subject)
+
+    def _done_waiting(self, task: asyncio.Task[None]) -> None:
+        self._waiting.pop(task, None)
+        self.changed()
+
+    async def _repost_after(self, commit: Commit, subject: str,
+                            original: asyncio.Task[None]) -> None:
+        await asyncio.wait([original])
+        await self._repost(commit, subject)
+
+    async def _repost(self, commit: Commit, subject: str) -> None:
+        original = self.originals.get(subject)
+        if original is not None:
+            author = fallback_author(commit.did, self.handles.get(commit.did))
+            await self.sink.offer(normalise_repost(commit, author, original))
 
     async def _with_author(self, commit: Commit, edit: bool) -> None:
         """Offer the post now when its author's profile is known, else once it arrives."""
         assert self._resolver is not None
         known, profile = self._resolver.cached(commit.did)
-        if known or len(self._waiting) >= MAX_WAITING:
+        before = self._pending.get(commit.uri)
+        if before is None and (known or len(self._waiting) >= MAX_WAITING):
             await self._offer(commit, edit, profile)
             return
         future = self._resolver.request(commit.did)
-        task = asyncio.create_task(self._offer_when_known(commit, edit, future))
+        task = asyncio.create_task(self._offer_when_known(commit, edit, future, before))
         self._waiting[task] = commit.time_us
-        task.add_done_callback(self._waiting.pop)
+        self._pending[commit.uri] = task
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._waiting.pop(task, None)
+            if self._pending.get(commit.uri) is task:
+                del self._pending[commit.uri]
+            self.changed()
+
+        task.add_done_callback(done)
 
     async def _offer_when_known(self, commit: Commit, edit: bool,
-                                future: asyncio.Future[Profile | None]) -> None:
+                                future: asyncio.Future[Profile | None],
+                                before: asyncio.Task[None] | None) -> None:
         try:
+            if before is not None:
+                await asyncio.wait([before])  # an update waits for the version it edits
             await asyncio.wait([future], timeout=self.config.profile_wait)
             await self._offer(commit, edit, future.result() if future.done() else None)
         except asyncio.CancelledError:
@@ -251,15 +298,15 @@ class BlueskySource(StreamingSource):
             logger.exception("bluesky: post %s could not be offered", commit.uri)
 
     async def _offer(self, commit: Commit, edit: bool, profile: Profile | None) -> None:
+        if commit.uri in self.deleted:
+            return  # deleted while its author's profile was being read
         if profile is not None and profile.hidden:
             self.hidden_authors += 1  # asked not to be shown to logged-out viewers
+            self.matched.pop(commit.uri, None)
             return
         author = profile.author() if profile is not None else await self._fallback(commit.did)
-        post = normalise_post(commit, author, edit=edit and commit.uri in self.matched)
-        versions = self.matched.get(commit.uri, [])
-        if any(v.id == post.id for v in versions):
-            return
-        self._remember(self.matched, commit.uri, [*versions, post], REMEMBERED)
+        post = normalise_post(commit, author, edit=edit)
+        self._remember(self.originals, commit.uri, post, REMEMBERED)
         await self.sink.offer(post)
 
     async def _fallback(self, did: str) -> Author:
@@ -300,6 +347,7 @@ class BlueskySource(StreamingSource):
             "host": self.host,
             "hosts": hosts,
             "compressed": self.compress,
+            "position_time_us": self.position.last,
             "profiles": {
                 "cache_hits": self.cache.hits,
                 "cache_misses": self.cache.misses,
