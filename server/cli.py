@@ -208,6 +208,12 @@ def _parser() -> argparse.ArgumentParser:
     x = commands.add_parser("x", help="X API tools")
     x_commands = x.add_subparsers(dest="x_command", required=True)
     x_commands.add_parser("check", help="check the bearer token and list the active rules")
+    bluesky = commands.add_parser("bluesky", help="Bluesky tools")
+    bluesky_commands = bluesky.add_subparsers(dest="bluesky_command", required=True)
+    bluesky_check = bluesky_commands.add_parser(
+        "check", help="read Jetstream for a few seconds and one profile from the AppView")
+    bluesky_check.add_argument("--seconds", type=float, default=5.0,
+                               help="how long to count matching events (default 5)")
     return parser
 
 
@@ -230,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_ingest(load_settings()))
         elif args.command == "x":
             return asyncio.run(_x_check(load_settings()))
+        elif args.command == "bluesky":
+            from server.sources.bluesky.check import check
+            from server.sources.bluesky.config import config_from_settings
+
+            return asyncio.run(check(config_from_settings(load_settings()), args.seconds, print))
     except (SettingsError, StoreError) as exc:
         print(f"hashwall: {exc}", file=sys.stderr)
         return 2
