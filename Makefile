@@ -31,6 +31,7 @@ test: lint pytest
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.bluesky --compress --out bench/results
 
 clean:
 	rm -rf $(VENV) hashwall-demo.sqlite3* test-output

@@ -4,6 +4,7 @@ expiring cache, resolved off the stream's path."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -88,9 +89,11 @@ class ProfileCache:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
 
-    def forget(self, did: str) -> None:
-        """Drop what is known of `did` (its handle changed)."""
-        self._items.pop(did, None)
+    def rename(self, did: str, handle: str) -> None:
+        """Give a cached profile the new handle an identity event announced."""
+        entry = self._items.get(did)
+        if entry is not None and entry[1] is not None:
+            self._items[did] = (entry[0], dataclasses.replace(entry[1], handle=handle))
 
     def __len__(self) -> int:
         return len(self._items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,7 @@ class BlueskySource(StreamingSource):
         self._resolver_task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._failed_connects = 0
+        self._cursor_due = 0.0
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -210,8 +212,10 @@ class BlueskySource(StreamingSource):
             await self._commit(stats, event)
         elif isinstance(event, Identity) and event.handle:
             self._remember(self.handles, event.did, event.handle, 100_000)
-            self.cache.forget(event.did)
-        await self._save_cursor()
+            self.cache.rename(event.did, event.handle)
+        if time.monotonic() >= self._cursor_due:
+            self._cursor_due = time.monotonic() + self.cursor.interval
+            await self._save_cursor()
 
     async def _commit(self, stats: HostStats, commit: Commit) -> None:
         if commit.collection == POST:
