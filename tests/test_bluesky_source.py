@@ -266,3 +266,26 @@ async def test_health_per_host_and_failover(world: World) -> None:
     health = await drained(source, wanted(lines) + 1)
     assert health["profiles"]["cache_hits"] >= 1
     assert uri(A, "3mwritlater") in [p.id for p in world.sink.offered]
+
+
+async def test_a_post_queued_without_its_profile_is_taken_back_if_its_author_is_hidden(
+        world: World) -> None:
+    """A slow AppView: the post is queued with its DID document's handle after the bounded
+    wait; when the profile arrives saying `!no-unauthenticated`, the post is retracted."""
+    world.appview.released.clear()  # every getProfiles call waits
+    source = world.source(profile_wait=0.2)
+    await source.start()
+    await asyncio.wait_for(world.jetstream.wait_connects(1), TIMEOUT)
+    hidden = [line for line in written() if b"writtennounauth" in line]
+    world.jetstream.publish(hidden)
+    await drained(source, 1, hidden[-1])
+    await world.sink.pipeline.settled()
+    post_id = "bluesky:at://did:plc:writtennounauthxxxxx/app.bsky.feed.post/3mwrit00017"
+    assert [p.id for p in world.sink.offered] == [post_id]
+    assert world.sink.offered[0].author.handle == "written-hidden.bsky.social"  # DID document
+    world.appview.released.set()
+    await source.wait_for(lambda h: h["profiles"]["hidden_authors"] == 1, TIMEOUT)
+    await world.sink.pipeline.settled()
+    assert world.sink.retracted == [post_id]
+    item = await world.store.get(post_id)
+    assert item is not None and item.status is Status.REJECTED

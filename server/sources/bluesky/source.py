@@ -55,6 +55,8 @@ REMEMBERED = 20_000
 # Posts waiting for their author's profile, at most; past that one is queued at once.
 MAX_WAITING = 5_000
 MAX_FRAME = 2 * 1024 * 1024
+# How long a post queued without its author's profile keeps waiting for it.
+RECHECK = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class BlueskySource(StreamingSource):
         self.originals: OrderedDict[str, Post] = OrderedDict()
         self.deleted: OrderedDict[str, bool] = OrderedDict()
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._watching: set[asyncio.Task[None]] = set()
         self.hidden_authors = 0
         self._waiting: dict[asyncio.Task[None], int] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -130,7 +133,7 @@ class BlueskySource(StreamingSource):
 
     async def stop(self) -> None:
         await super().stop()
-        waiting = list(self._waiting)
+        waiting = [*self._waiting, *self._watching]
         for task in waiting:
             task.cancel()
         if waiting:
@@ -295,11 +298,28 @@ class BlueskySource(StreamingSource):
             if before is not None:
                 await asyncio.wait([before])  # an update waits for the version it edits
             await asyncio.wait([future], timeout=self.config.profile_wait)
-            await self._offer(commit, edit, future.result() if future.done() else None)
+            if future.done():
+                await self._offer(commit, edit, future.result())
+                return
+            await self._offer(commit, edit, None)
+            # Queued without its profile: should the profile, once read, say the author
+            # asked not to be shown to logged-out viewers, the post is taken back.
+            watch = asyncio.create_task(self._recheck(commit, future))
+            self._watching.add(watch)
+            watch.add_done_callback(self._watching.discard)
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("bluesky: post %s could not be offered", commit.uri)
+
+    async def _recheck(self, commit: Commit, future: asyncio.Future[Profile | None]) -> None:
+        await asyncio.wait([future], timeout=RECHECK)
+        profile = future.result() if future.done() else None
+        if profile is not None and profile.hidden:
+            self.hidden_authors += 1
+            for post_id in self.matched.pop(commit.uri, ()):
+                await self.sink.retract(post_id, "its author is not shown to logged-out viewers")
+            self.changed()
 
     async def _offer(self, commit: Commit, edit: bool, profile: Profile | None) -> None:
         if commit.uri in self.deleted:
