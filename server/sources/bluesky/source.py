@@ -15,8 +15,8 @@ import aiohttp
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from moderation.post import Author, Post
-from moderation.store import Store
+from moderation.post import Author, Post, Status
+from moderation.store import Store, StoreError
 from server.sources.base import (
     HTTP,
     RATE_LIMITED,
@@ -33,6 +33,7 @@ from server.sources.bluesky.exceptions import MalformedFrame
 from server.sources.bluesky.health import HostStats
 from server.sources.bluesky.matcher import HashtagMatcher
 from server.sources.bluesky.normalise import (
+    NETWORK,
     fallback_author,
     id_of,
     normalise_post,
@@ -55,6 +56,8 @@ REMEMBERED = 20_000
 # Posts waiting for their author's profile, at most; past that one is queued at once.
 MAX_WAITING = 5_000
 MAX_FRAME = 2 * 1024 * 1024
+# Posts of each status read back from the store after a restart.
+RECALLED = 5_000
 # How long a post queued without its author's profile keeps waiting for it.
 RECHECK = 600.0
 
@@ -88,6 +91,7 @@ class BlueskySource(StreamingSource):
         super().__init__(sink, policy=JETSTREAM_BACKOFF, stall_timeout=config.stall_timeout,
                          backoff_scale=backoff_scale)
         self.config = config
+        self.store = store
         dictionary = config.dictionary if config.compress else None
         self.compress = dictionary is not None
         decompressor = FrameDecompressor(dictionary) if dictionary is not None else None
@@ -124,12 +128,32 @@ class BlueskySource(StreamingSource):
         saved = await self.cursor.load()
         if saved is not None and saved.isdigit() and self.position.last is None:
             self.position.last = int(saved)
+            await self._recall()
         if self._session is None:
             self._session = aiohttp.ClientSession()
             appview = AppView(self._session, self.config.appview_url, self.config.plc_url)
             self._resolver = ProfileResolver(appview, self.cache)
             self._resolver_task = asyncio.create_task(self._resolver.run(),
                                                       name="bluesky:profiles")
+
+    async def _recall(self) -> None:
+        """After a restart, remember the Bluesky posts still pending or shown, so that their
+        reposts, updates and deletes are linked to them again."""
+        for status in (Status.PENDING, Status.APPROVED):
+            try:
+                items = await self.store.list_items(status, RECALLED)
+            except StoreError as exc:
+                logger.warning("bluesky: the posts queued before the restart were not read: %s",
+                               exc)
+                return
+            for item in items:
+                post, uri = item.post, item.post.extra.get("uri")
+                if post.network != NETWORK or not isinstance(uri, str):
+                    continue
+                ids = self.matched.get(uri, [])
+                if post.id not in ids:
+                    self.matched[uri] = [*ids, post.id]
+                self.originals[uri] = post
 
     async def stop(self) -> None:
         await super().stop()
@@ -393,7 +417,3 @@ class BlueskySource(StreamingSource):
             },
         }
 
-
-def version_ids(uri: str, cids: Sequence[str]) -> list[str]:
-    """Every hashwall id a post and its updates may have (for tools and tests)."""
-    return [id_of(uri), *(version_id(uri, cid) for cid in cids)]
