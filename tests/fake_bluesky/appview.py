@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +15,7 @@ from aiohttp import web
 from tests.fake_bluesky import did_docs, written_profiles
 
 
-def profile_view(did: str, handle: str, name: str, labels: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def profile_view(did: str, handle: str, name: str, labels: Sequence[str] = ()) -> dict[str, Any]:
     """A `profileViewDetailed` as the AppView sends it."""
     avatar_cid = "bafkrei" + hashlib.sha256(did.encode()).hexdigest()[:52]
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -122,8 +123,8 @@ class FakeJetstream:
                     if _wanted(sub, event) and not await self._send(ws, sub, event):
                         return
             while True:
-                event = await sub.live.get()
-                if event is None or not await self._send(ws, sub, event):
+                live = await sub.live.get()
+                if live is None or not await self._send(ws, sub, live):
                     return
         except ConnectionClosed:
             pass  # the client went away
@@ -156,7 +157,7 @@ def _wanted(sub: Subscription, event: StoredEvent) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def running_jetstream(dictionary: bytes | None = None):  # type: ignore[no-untyped-def]
+async def running_jetstream(dictionary: bytes | None = None) -> AsyncIterator[FakeJetstream]:
     """A started FakeJetstream, stopped afterwards."""
     fake = FakeJetstream(dictionary)
     await fake.start()
