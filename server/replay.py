@@ -13,7 +13,7 @@ from typing import Any
 from moderation import jsoncodec
 from moderation.exceptions import MalformedPayload
 from moderation.post import Post
-from moderation.x_normalise import normalise_stream_item
+from server.sources.x.normalise import normalise_stream_item
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from moderation.store import Store
 from server.settings import Settings, SettingsError
+from server.sources import x
 from server.sources.base import Sink, Source
 
 
@@ -33,16 +34,6 @@ def _replay(settings: Settings, sink: Sink, store: Store) -> Source:
     return ReplaySource(settings.replay_file, sink.offer, settings.replay_speed)
 
 
-def _x(settings: Settings, sink: Sink, store: Store) -> Source:
-    from server.settings import RetweetPolicy
-    from server.x_ingest import XIngester
-
-    assert settings.x_bearer_token
-    return XIngester(settings.x_bearer_token, settings.x_api_url, settings.hashtags,
-                     sink=sink.offer,
-                     exclude_retweets=settings.retweet_policy is RetweetPolicy.DROP)
-
-
 def _needs(present: Callable[[Settings], object], text: str) -> Callable[[Settings], str | None]:
     return lambda settings: None if present(settings) else text
 
@@ -56,7 +47,7 @@ X = SourceEntry(
     "x", lambda s: bool(s.x_bearer_token),
     _needs(lambda s: s.x_bearer_token, "X_BEARER_TOKEN: expected the X API bearer token, "
                                        "got nothing"),
-    _x)
+    x.source)
 
 # One line per source, in start order.
 ENTRIES: dict[str, SourceEntry] = {entry.name: entry for entry in (
