@@ -20,8 +20,8 @@ from typing import Any
 from moderation.post import Status
 from moderation.store import create_store
 from server.pipeline import pipeline_for
-from server.replay import ReplaySource
 from server.settings import load_settings
+from server.sources.replay import ReplaySource
 
 TIMEOUT = 120.0
 BEARER = "bench-bearer-token"

@@ -28,7 +28,7 @@ class SourceEntry:
 
 
 def _replay(settings: Settings, sink: Sink, store: Store) -> Source:
-    from server.replay import ReplaySource
+    from server.sources.replay import ReplaySource
 
     assert settings.replay_file is not None
     return ReplaySource(settings.replay_file, sink.offer, settings.replay_speed)
