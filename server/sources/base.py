@@ -12,10 +12,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from moderation.post import Post
 from moderation.store import Store
+
+if TYPE_CHECKING:
+    from server.fanout import Hub
+    from server.periodic import Periodic
+    from server.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,22 @@ class Source(Protocol):
     async def stop(self) -> None: ...
 
     def health(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEntry:
+    """One kind of source, as the registry knows it (server/sources/registry.py)."""
+
+    name: str
+    # Whether its settings are present (it then runs when HASHWALL_SOURCES is unset).
+    configured: Callable[[Settings], bool]
+    # What is missing for it to run, naming the setting ("X_BEARER_TOKEN: ..."), or None.
+    missing: Callable[[Settings], str | None]
+    # Builds the source: (settings, sink, store) -> Source.
+    factory: Callable[[Settings, Sink, Store], Source]
+    # Optional: a periodic task of every web process that tells the moderators' consoles
+    # (the moderation hub) about the source, wherever it runs; None when not needed.
+    watch: Callable[[Settings, Store, Hub], Periodic | None] | None = None
 
 
 # -- backoff --------------------------------------------------------------------------
