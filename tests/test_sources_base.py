@@ -204,7 +204,8 @@ async def test_stall_is_dropped_and_reopened() -> None:
 
 
 async def test_several_connections_report_health_per_key() -> None:
-    """A source with several connections reports each one under connections."""
+    """A source with several connections reports each one under connections; it is ok while
+    one works, and failed once every one failed."""
     source = Scripted({"a.example": [[1, "hang"]], "b.example": [Fatal("refused"), ]})
     await source.start()
     health = await source.wait_for(
@@ -212,6 +213,12 @@ async def test_several_connections_report_health_per_key() -> None:
         TIMEOUT)
     await source.stop()
     assert health["connections"]["a.example"]["state"] == "connected"
+    assert health["state"] == "connected" and health["ok"] and health["failed_connections"] == 1
+    assert health["last_error"] == "refused"
+    both = Scripted({"a.example": [Fatal("refused a")], "b.example": [Fatal("refused b")]})
+    await both.start()
+    health = await both.wait_for(lambda h: h["failed_connections"] == 2, TIMEOUT)
+    await both.stop()
     assert health["state"] == "failed" and not health["ok"]
 
 

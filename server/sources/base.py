@@ -244,16 +244,20 @@ HEALTH_FIELDS = ("ok", "state", "connected_since", "last_item_at", "last_keep_al
 
 
 def combined(name: str, parts: dict[str, Health]) -> dict[str, Any]:
-    """One source's health from its connections': the sums, the newest moments, the worst
-    state; each connection's own under `connections` when there are several."""
+    """One source's health from its connections': the sums, the newest moments, the best
+    state of those still working (ok while one works: a Mastodon server refusing the token
+    does not stop the others; `failed_connections` counts those that failed for good);
+    each connection's own under `connections` when there are several."""
     values = list(parts.values())
     if not values:
         return {**Health().to_dict(), "source": name}
     if len(values) == 1:
         return {**values[0].to_dict(), "source": name}
-    order = [FAILED, CONNECTED, BACKING_OFF, CONNECTING]
+    # The best state of a connection still working; failed once every one has failed.
+    order = [CONNECTED, BACKING_OFF, CONNECTING, FAILED]
     states = {h.state for h in values}
     state = next((s for s in order if s in states), values[0].state)
+    failed = sum(1 for h in values if not h.ok)
 
     def newest(moments: list[datetime | None]) -> str | None:
         known = [m for m in moments if m is not None]
@@ -265,7 +269,7 @@ def combined(name: str, parts: dict[str, Health]) -> dict[str, Any]:
 
     errors = [h.last_error for h in values if h.last_error]
     return {
-        "ok": all(h.ok for h in values),
+        "ok": failed < len(values),
         "source": name,
         "state": state,
         "connected": any(h.connected_since is not None for h in values),
@@ -277,6 +281,7 @@ def combined(name: str, parts: dict[str, Health]) -> dict[str, Any]:
         "keep_alives": sum(h.keep_alives for h in values),
         "last_error": errors[-1] if errors else None,
         "retry_in": None,
+        "failed_connections": failed,
         "connections": {key: h.to_dict() for key, h in parts.items()},
     }
 
