@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -305,3 +309,19 @@ def test_pipeline_is_a_sink() -> None:
     sink: Sink = Pipeline.__new__(Pipeline)
     source: Source = ListSource(sink, [])
     assert callable(sink.retract) and source.name == "toy"
+
+
+@pytest.mark.parametrize("command", ["serve", "ingest"])
+def test_cli_refuses_a_source_without_its_settings(tmp_path: Path, command: str) -> None:
+    """`hashwall serve` and `hashwall ingest` stop at once, naming the missing setting."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HASHWALL_") and k != "X_BEARER_TOKEN"}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+               HASHWALL_SOURCES="replay,x", HASHWALL_REPLAY_FILE=str(tmp_path / "r.jsonl"))
+    result = subprocess.run([sys.executable, "-m", "server.cli", command, "--port", "0"]
+                            if command == "serve" else
+                            [sys.executable, "-m", "server.cli", command],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "HASHWALL_SOURCES names 'x', which needs X_BEARER_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
