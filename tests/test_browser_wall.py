@@ -322,7 +322,9 @@ async def test_long_run_keeps_one_clock_rotates_drifts_and_holds_its_memory(
     browser: Browser, store_url: str
 ) -> None:
     """Eight simulated hours: posts rotate, the page drifts, timers and heap stay flat."""
-    async with run_server(settings(store_url)) as server:
+    # The page's clock is simulated but the server's heartbeats are real: with them far
+    # apart, none lands mid-test to arm the connection's watchdog on a slow machine.
+    async with run_server(settings(store_url, heartbeat_seconds=300)) as server:
         context = await new_context(browser, 1920, 1080)
         page = await context.new_page()
         start = time.time()
