@@ -17,7 +17,7 @@ from moderation.exceptions import DecisionConflict, InvalidAction, ModerationErr
 from moderation.post import Status
 from moderation.queue import ALLOWED_FROM, PUBLIC, RESULT, Action, Verdict
 from moderation.shares import screen_shares
-from moderation.sqlite_store import SQLiteStore
+from moderation.stores.sqlite import SQLiteStore
 from tests.utils import make_post
 
 POSTS = st.integers(min_value=1, max_value=4)
