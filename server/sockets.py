@@ -54,7 +54,7 @@ async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapsho
         return
     client.last_seq = since
     after = since
-    while events := await hub.store.events_after(hub.channel, after):
+    while events := await hub.store.replay(hub.channel, after):
         for event in events:
             await client.write(event.seq, encode(event.message()))
         after = events[-1].seq

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from moderation.post import Post, Status
-from moderation.queue import Action, AuditEntry, Decision, Event, QueueItem, Verdict
+from moderation.public_log import carried, redact
+from moderation.queue import PUBLIC, Action, AuditEntry, Decision, Event, QueueItem, Verdict
 from moderation.wall_state import Mode, Snapshot, WallState
 
 
@@ -135,7 +136,25 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def events_after(self, channel: str, seq: int, limit: int = 500) -> list[Event]:
-        """Events of a channel with a sequence number above `seq`, oldest first."""
+        """Events of a channel with a sequence number above `seq`, oldest first, as stored
+        (screens are given them through `replay`)."""
+
+    async def replay(self, channel: str, seq: int, limit: int = 500) -> list[Event]:
+        """Events of a channel above `seq` as they may be delivered now, oldest first.
+
+        The moderation channel is delivered as stored. On the public channel an event that
+        carries a post not approved now (hidden, rejected or replaced since it was shown) is
+        delivered as `post.retracted` `{"id"}` at its own sequence number
+        (`public_log.redact`), so no replay ever shows what moderators took down.
+        """
+        events = await self.events_after(channel, seq, limit)
+        if channel != PUBLIC:
+            return events
+        ids = {post_id for event in events if (post_id := carried(event)) is not None}
+        if not ids:
+            return events
+        items = await self.get_many(sorted(ids))
+        return redact(events, {i for i, item in items.items() if item.status is Status.APPROVED})
 
     @abc.abstractmethod
     async def wait_for_events(self, channel: str, after: int, timeout: float) -> None:
@@ -259,9 +278,9 @@ class Store(abc.ABC):
         """The named counter's total (0 when never counted)."""
 
     async def follow(self, channel: str, after: int) -> AsyncIterator[Event]:
-        """Every event of a channel above `after`, in order, forever."""
+        """Every event of a channel above `after`, in order, forever, as `replay` gives them."""
         while True:
-            events = await self.events_after(channel, after)
+            events = await self.replay(channel, after)
             if not events:
                 await self.wait_for_events(channel, after, timeout=5.0)
                 continue
