@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -18,6 +19,11 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The store's server cannot be reached right now; the same call may succeed later."""
+
+
+def new_epoch() -> str:
+    """A fresh random epoch id (see `Store.epoch`)."""
+    return secrets.token_hex(8)
 
 
 class Store(abc.ABC):
@@ -128,6 +134,16 @@ class Store(abc.ABC):
         sequence number), kept even after the post is hidden, so a page can page on from its
         oldest post although that post was retracted meanwhile. Posts are ordered as
         `snapshot` orders them. `UnknownPost` when `post_id` was never shown.
+        """
+
+    @abc.abstractmethod
+    async def epoch(self) -> str:
+        """The id of this store's event logs: random, made when the store was created (or
+        found emptied), the same for every process and restart of it.
+
+        A sequence number means something only within its epoch: a screen that resumes
+        with a `since` of another epoch (a replaced SQLite file, a flushed Redis) starts
+        again from a snapshot.
         """
 
     @abc.abstractmethod

@@ -30,6 +30,7 @@ class Keys:
         self.rules = f"{prefix}rules"
         self.shares = f"{prefix}shares"  # retweet id -> the post it was counted toward
         self.cursors = f"{prefix}cursors"  # "source\x1fkey" -> a source's resume point
+        self.epoch = f"{prefix}epoch"  # the id of the event logs (Store.epoch)
 
     def post(self, post_id: str) -> str:
         return f"{self.post_prefix}{post_id}"

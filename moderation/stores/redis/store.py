@@ -26,7 +26,7 @@ from moderation.plans import plan_decide, plan_submits, plan_undo_change, root_o
 from moderation.post import Post, Status
 from moderation.queue import PUBLIC, Action, AuditEntry, Decision, Event, QueueItem, Verdict
 from moderation.shares import plan_shares, screen_counts
-from moderation.stores.base import Store, StoreError
+from moderation.stores.base import Store, StoreError, new_epoch
 from moderation.stores.redis.connection import client, translated, where
 from moderation.stores.redis.keys import FIELDS, Keys, Record
 from moderation.stores.redis.program import Program
@@ -88,6 +88,7 @@ class RedisStore(Store):
         self._items = self._redis.register_script(ITEMS)
         self._read = self._redis.register_script(RECORDS)
         self._snapshot = self._redis.register_script(SNAPSHOT)
+        await self.epoch()
 
     async def _persistence(self) -> dict[str, str]:
         try:
@@ -534,6 +535,15 @@ class RedisStore(Store):
             rows = await pipe.execute()
         # A post's data never changes once queued, so reading it after the index is safe.
         return [Post.from_dict(jsoncodec.loads(r)) for r in rows if r]
+
+    @translated
+    async def epoch(self) -> str:
+        epoch: Any = await self.redis.get(self.keys.epoch)
+        if epoch is None:
+            # A new or flushed Redis: the first process to ask makes the epoch for all.
+            await self.redis.set(self.keys.epoch, new_epoch(), nx=True)
+            epoch = await self.redis.get(self.keys.epoch)
+        return str(epoch)
 
     @translated
     async def last_seq(self, channel: str) -> int:

@@ -28,7 +28,7 @@ from moderation.queue import (
     Verdict,
 )
 from moderation.shares import plan_shares, screen_counts
-from moderation.stores.base import Store, StoreError
+from moderation.stores.base import Store, StoreError, new_epoch
 from moderation.stores.sqlite.apply import apply
 from moderation.stores.sqlite.schema import connect
 from moderation.wall_state import Mode, Snapshot, WallState
@@ -68,6 +68,9 @@ class SQLiteStore(Store):
                 raise StoreError(f"cannot open {self.url}: folder {str(parent)!r} does not exist")
         try:
             self._db = connect(self.path)
+            # Made with the file: a new file is a new epoch, a reopened one keeps its own.
+            self._db.execute("INSERT OR IGNORE INTO wall (key, value) VALUES ('epoch', ?)",
+                             (jsoncodec.dumps(new_epoch()),))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open {self.url}: {exc}") from exc
 
@@ -354,6 +357,9 @@ class SQLiteStore(Store):
             (Status.APPROVED.value, row[0], limit),
         ).fetchall()
         return [Post.from_dict(jsoncodec.loads(r[0])) for r in rows]
+
+    async def epoch(self) -> str:
+        return str(self._get("epoch"))
 
     async def last_seq(self, channel: str) -> int:
         row = self.db.execute(f"SELECT max(seq) FROM events_{channel}").fetchone()
