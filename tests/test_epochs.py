@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
+from websockets.exceptions import ConnectionClosed
 
 from moderation.store import create_store
 from tests.utils import make_post, make_settings, moderator, recv, run_server, ws_client
@@ -96,3 +98,31 @@ async def test_a_resume_without_an_epoch_still_works(backend_url: str) -> None:
         async with ws_client(f"{server.ws_base}/ws?since=1") as ws:
             message = await recv(ws)
     assert message["type"] == "post.shown" and message["post"]["id"] == "x:2"
+
+
+async def test_screens_start_again_when_redis_is_flushed_under_a_running_server(
+    redis_url: str,
+) -> None:
+    """FLUSHALL while a screen is connected: the screen is closed with 1012, and resuming
+    with its since and epoch gives a reset snapshot holding only the new store's posts."""
+    settings = make_settings(store_url=redis_url, trusted_authors=["trusted"])
+    async with run_server(settings) as server:
+        wall = server.wall
+        async with ws_client(f"{server.ws_base}/ws") as ws:
+            snapshot = await recv(ws)
+            for n in (1, 2, 3):
+                await wall.pipeline.ingest(make_post(n, text=f"{OLD} {n}", handle="trusted"))
+            since = [await recv(ws) for _ in range(3)][-1]["seq"]
+            await replace(redis_url)
+            await wall.pipeline.ingest(make_post(7, text="after the flush", handle="trusted"))
+            with pytest.raises(ConnectionClosed) as closed:
+                # The old log's numbers are past the new one's: nothing of it may arrive.
+                message = await recv(ws, timeout=30)
+                raise AssertionError(f"expected the socket to close, got {message}")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        url = f"{server.ws_base}/ws?since={since}&epoch={snapshot['epoch']}"
+        async with ws_client(url) as ws:
+            fresh = await recv(ws)
+    assert fresh["type"] == "snapshot" and fresh["reset"] is True
+    assert fresh["epoch"] != snapshot["epoch"]
+    assert [p["id"] for p in fresh["posts"]] == ["x:7"]

@@ -26,6 +26,10 @@ def new_epoch() -> str:
     return secrets.token_hex(8)
 
 
+class LogReplaced(StoreError):
+    """The event log being followed was replaced (its epoch changed): its numbers restart."""
+
+
 class Store(abc.ABC):
     """One backend of the queue; every backend passes the same contract tests."""
 
@@ -294,9 +298,16 @@ class Store(abc.ABC):
         """The named counter's total (0 when never counted)."""
 
     async def follow(self, channel: str, after: int) -> AsyncIterator[Event]:
-        """Every event of a channel above `after`, in order, forever, as `replay` gives them."""
+        """Every event of a channel above `after`, in order, forever, as `replay` gives them.
+
+        `LogReplaced` when the store's epoch changes (a Redis flushed meanwhile): its numbers
+        start again, so `after` means nothing any more.
+        """
+        epoch = await self.epoch()
         while True:
             events = await self.replay(channel, after)
+            if await self.epoch() != epoch:
+                raise LogReplaced(f"the {channel} event log was replaced: epoch {epoch} ended")
             if not events:
                 await self.wait_for_events(channel, after, timeout=5.0)
                 continue
