@@ -8,6 +8,7 @@ from typing import Any
 from moderation.changes import ChangeSet
 from moderation.queue import MODERATION, QueueItem
 from moderation.wall_state import Mode, plan_mode, plan_pause, plan_pin, plan_unpin
+from moderation.wire import MessageType
 
 
 def pin(changes: ChangeSet, item: QueueItem, moderator: str) -> bool:
@@ -59,5 +60,6 @@ def put_rules(changes: ChangeSet, rules: dict[str, Any], moderator: str) -> None
     """Store new rules (already checked), told to the consoles and audited."""
     now = changes.clock()
     changes.set_wall("rules", rules)
-    changes.append(MODERATION, "rules.changed", {"rules": rules, "moderator": moderator}, now)
+    changes.append(MODERATION, MessageType.RULES_CHANGED,
+                   {"rules": rules, "moderator": moderator}, now)
     changes.audit(now, moderator, "rules", "", None, "changed", None)

@@ -30,6 +30,7 @@ from moderation.queue import (
     unpin_events,
 )
 from moderation.shares import screen_shares
+from moderation.wire import MessageType
 
 SUPERSEDED_REASON = "a newer version of this post arrived"
 
@@ -47,7 +48,7 @@ def move(changes: ChangeSet, item: QueueItem, after: Status, actor: str, at: flo
     before = item.status
     for type_, data in screen_events(item.post, before, after, screen_shares(item.shares)):
         changes.append(PUBLIC, type_, data, at,
-                       shows=item.post.id if type_ == "post.shown" else None)
+                       shows=item.post.id if type_ == MessageType.POST_SHOWN else None)
     for type_, data in unpin_events(item.post.id, after, changes.pinned):
         changes.set_wall("pinned", None)
         changes.both(type_, {**data, "moderator": actor}, at)
@@ -73,7 +74,7 @@ def plan_submit(changes: ChangeSet, post: Post, verdict: Verdict,
                                SUPERSEDED_REASON)
             changes.audit(now, "rules", "reject", e.post.id, Status.PENDING, Status.REJECTED,
                           "edit.superseded")
-            changes.append(MODERATION, "queue.decided", {
+            changes.append(MODERATION, MessageType.QUEUE_DECIDED, {
                 "id": e.post.id, "status": Status.REJECTED.value, "action": "reject",
                 "moderator": "rules", "rule": "edit.superseded",
             }, now)
@@ -86,7 +87,7 @@ def plan_submit(changes: ChangeSet, post: Post, verdict: Verdict,
             if e.status is Status.APPROVED and verdict.status is Status.APPROVED:
                 move(changes, e, Status.HIDDEN, "rules", now, "edit.replaced")
     changes.audit(now, "rules", "submit", post.id, None, item.status, verdict.rule)
-    changes.append(MODERATION, "queue.added", {"item": item.to_dict()}, now)
+    changes.append(MODERATION, MessageType.QUEUE_ADDED, {"item": item.to_dict()}, now)
     if author is not None:
         # Queued by the rules like any post; the announcement is the moderator's.
         changes.ops.append(SetDecider(post.id, author))

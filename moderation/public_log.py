@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from moderation.queue import Event
+from moderation.wire import MessageType
 
 # The public events that carry a post's content, under this key of their data.
-CARRIERS = {"post.shown": "post", "post.pinned": "post"}
-RETRACTED = "post.retracted"
+CARRIERS: dict[str, str] = {MessageType.POST_SHOWN: "post", MessageType.POST_PINNED: "post"}
+RETRACTED = MessageType.POST_RETRACTED
 
 
 def carried(event: Event) -> str | None:
