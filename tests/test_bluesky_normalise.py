@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -214,3 +216,24 @@ def test_compressed_frames_decode_with_the_dictionary() -> None:
     with pytest.raises(MalformedFrame, match="zstd"):
         reader.parse(b"\x00" * 16)
     assert orjson.loads(lines[0])  # the corpus is plain JSON
+
+
+async def test_a_replay_file_of_jetstream_events_queues_the_posts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A replay file headed `{"hashwall_replay": 1, "network": "bluesky"}` gives one post per
+    post create or update, through the Bluesky normaliser."""
+    from server.sources.replay import ReplaySource
+
+    lines = written()
+    path = tmp_path / "bluesky.jsonl"
+    path.write_bytes(b'{"hashwall_replay": 1, "network": "bluesky"}\n' + b"\n".join(lines))
+    posts: list = []  # type: ignore[type-arg]
+
+    async def sink(post) -> None:  # type: ignore[no-untyped-def]
+        posts.append(post)
+
+    source = ReplaySource(path, sink, speed=0)
+    await source.start()
+    await asyncio.wait_for(source.done.wait(), 10)
+    await source.stop()
+    assert len(posts) == 16 and all(p.network == "bluesky" for p in posts)
+    assert posts[0].id.startswith("bluesky:at://did:plc:written")

@@ -35,6 +35,7 @@ DEFAULT_NETWORK = "x"
 Normaliser = Callable[[Any], Post | None]
 NORMALISERS: dict[str, str] = {
     "x": "server.sources.x.normalise:normalise_stream_item",
+    "bluesky": "server.sources.bluesky.normalise:normalise_stream_item",
 }
 
 

@@ -289,3 +289,21 @@ def _created_at(value: Any, time_us: int) -> str:
         return value
     moment = datetime.datetime.fromtimestamp(time_us / 1e6, tz=datetime.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def normalise_stream_item(item: Any) -> Post | None:
+    """A replayed Jetstream v1 event → the post it created or updated, or None (reposts,
+    deletes, likes, identities…); the author is known by DID only."""
+    from moderation.exceptions import MalformedPayload
+    from server.sources.bluesky.exceptions import MalformedFrame
+    from server.sources.bluesky.protocol import event_from_v1
+
+    if not isinstance(item, dict):
+        raise MalformedPayload(f"expected a Jetstream event object, got {type(item).__name__}")
+    try:
+        event = event_from_v1(item)
+    except MalformedFrame as exc:
+        raise MalformedPayload(str(exc)) from None
+    if not isinstance(event, Commit) or event.collection != POST or event.record is None:
+        return None
+    return normalise_post(event, fallback_author(event.did))
