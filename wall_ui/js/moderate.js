@@ -251,9 +251,33 @@ function onAnswer(message) {
   }
 }
 
+// The snapshot holds the oldest part of a long queue; the rest comes page by page from
+// GET /api/posts, merged into what the socket said meanwhile.
+async function loadRest(after) {
+  const generation = model.generation;
+  while (after && generation === model.generation) {
+    const query = new URLSearchParams({ status: "pending", limit: "500", after });
+    let body;
+    try {
+      const response = await fetch(`/api/posts?${query}`);
+      if (!response.ok) return;
+      body = await response.json();
+    } catch {
+      return; // a lost connection brings a new snapshot, which starts paging again
+    }
+    if (generation !== model.generation) return;
+    show(model.merge(body.items || []));
+    after = body.next;
+  }
+}
+
 function onMessage(message) {
-  if (message.type === P.ACK || message.type === P.ERROR) onAnswer(message);
-  else show(model.apply(message));
+  if (message.type === P.ACK || message.type === P.ERROR) {
+    onAnswer(message);
+    return;
+  }
+  show(model.apply(message));
+  if (message.type === P.QUEUE_SNAPSHOT) loadRest(model.rest(message));
 }
 
 function showTab(name) {

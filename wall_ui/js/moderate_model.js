@@ -5,6 +5,7 @@ import * as P from "./protocol.js";
 
 const SEEN_MAX = 500; // rejected and hidden posts kept for the activity list and overrides
 const WALL_ROWS = 60; // approved posts listed in the console
+const LEFT_MAX = 5000; // decided posts remembered while the rest of the queue is paged in
 
 // Rule names as moderators read them (the server sends the identifiers of moderation/rules.py).
 export const RULE_NAMES = {
@@ -49,6 +50,33 @@ export class QueueModel {
     this.seen = new Map(); // post id -> item, also rejected and hidden ones
     this.me = null;
     this.wall = { mode: "pre", paused: false, pinned: null };
+    this.left = new Set(); // ids decided since the snapshot: a page read earlier is stale
+    this.generation = 0; // which snapshot pages belong to
+  }
+
+  // The cursor to page in the rest of the queue from, after a snapshot that holds only the
+  // oldest part of it; null when the snapshot held it all.
+  rest(message) {
+    const listed = (message.pending || []).length;
+    const total = message.counts && Number.isInteger(message.counts.pending)
+      ? message.counts.pending : listed;
+    return total > listed && listed > 0 ? message.pending[listed - 1].post.id : null;
+  }
+
+  // Add a page of GET /api/posts?status=pending to the queue. What the socket said since
+  // wins: a post it showed decided stays out, one it already placed stays as it is.
+  merge(items) {
+    const out = change();
+    for (const item of items) {
+      const id = item.post.id;
+      if (this.left.has(id) || this.pending.has(id) || this.approved.has(id)) continue;
+      const known = this.seen.get(id);
+      if (known && known.status !== "pending") continue;
+      this.place(item);
+      out.ids.add(id);
+      out.queue = true;
+    }
+    return out;
   }
 
   item(id) {
@@ -118,6 +146,8 @@ export class QueueModel {
     for (const item of message.approved || []) this.approved.set(item.post.id, item);
     this.wall = message.wall || this.wall;
     this.me = message.moderator || this.me;
+    this.left.clear();
+    this.generation += 1;
     out.all = true;
     out.queue = out.wall = out.wallState = true;
     out.rules = message.rules || null;
@@ -138,6 +168,12 @@ export class QueueModel {
   decided(message, now, out) {
     const item = message.item || this.item(message.id);
     const was = item ? item.status : null;
+    if (message.status !== "pending") {
+      this.left.add(message.id);
+      if (this.left.size > LEFT_MAX) this.left.delete(this.left.values().next().value);
+    } else {
+      this.left.delete(message.id);
+    }
     out.activity.push({ at: now, actor: message.moderator, action: message.action,
       postId: message.id, after: message.status, rule: message.rule });
     if (item) {
