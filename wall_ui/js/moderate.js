@@ -10,6 +10,7 @@ import { swipeable } from "./swipe.js";
 import { addActivity, fillRules, readRules } from "./moderate_panels.js";
 import { QueueModel, describe, ruleName } from "./moderate_model.js";
 import { KeyedList } from "./keyed_list.js";
+import { showSources } from "./moderate_sources.js";
 
 const $ = (id) => document.getElementById(id);
 const wide = window.matchMedia("(min-width: 900px) and (orientation: landscape)");
@@ -19,6 +20,7 @@ let connection = null;
 let outbox = null;
 let focusId = null;
 let tab = "queue";
+let sideTab = "wall"; // the pane beside the queue on wide screens
 
 function say(text) {
   $("notice").textContent = text;
@@ -106,6 +108,7 @@ function renderQueue() {
   if ($("queue-empty").hidden !== !empty) $("queue-empty").hidden = !empty;
   const depth = String(items.length);
   if ($("depth").textContent !== depth) $("depth").textContent = depth;
+  if ($("queue-count").textContent !== depth) $("queue-count").textContent = depth;
   const mine = items.some((item) => item.claimed_by === model.me);
   if ($("release").hidden !== !mine) $("release").hidden = !mine;
   if (tab === "queue" && (!focusId || !model.pending.has(focusId) || inFlight(focusId))) {
@@ -115,9 +118,13 @@ function renderQueue() {
 
 function renderWall() {
   const pinnedId = model.wall.pinned;
-  wallList.render(model.wallOrder().map((item) => ({
+  const listed = model.wallOrder();
+  wallList.render(listed.map((item) => ({
     id: item.post.id, item, extra: pinnedId === item.post.id ? "pinned" : "",
   })));
+  if ($("approved-empty").hidden !== listed.length > 0) {
+    $("approved-empty").hidden = listed.length > 0;
+  }
   const pinned = $("pinned");
   const text = pinnedId ? `Pinned: ${describe(model.approved.get(pinnedId))}` : "";
   if (pinned.textContent !== text) pinned.textContent = text;
@@ -127,11 +134,16 @@ function renderWall() {
 function renderWallState() {
   const { paused, mode: wallMode } = model.wall;
   const pause = $("pause");
-  pause.textContent = paused ? "Resume wall" : "Pause wall";
+  pause.querySelector(".label").textContent = paused ? "Resume wall" : "Pause wall";
+  pause.querySelector(".tool-hint").textContent = paused ? "the screens are frozen"
+    : "freeze the screens";
   pause.setAttribute("aria-pressed", String(paused));
   document.body.classList.toggle("wall-paused", paused);
   const mode = $("mode");
-  mode.textContent = wallMode === "post" ? "Post-moderation" : "Pre-moderation";
+  mode.querySelector(".label").textContent = wallMode === "post" ? "Post-moderation"
+    : "Pre-moderation";
+  mode.querySelector(".tool-hint").textContent = wallMode === "post" ? "shown at once"
+    : "approve before showing";
   mode.setAttribute("aria-pressed", String(wallMode === "post"));
 }
 
@@ -280,16 +292,24 @@ function onMessage(message) {
   if (message.type === P.QUEUE_SNAPSHOT) loadRest(model.rest(message));
 }
 
+// Narrow screens show one pane at a time. Wide ones (landscape tablets, laptops) keep the
+// queue on the left and show the chosen pane on the right; there the Queue tab brings the
+// queue's first card back into view.
 function showTab(name) {
+  const side = name === "queue" ? (wide.matches ? sideTab : "wall") : name;
+  if (name !== "queue") sideTab = name;
   tab = name;
   for (const button of document.querySelectorAll("[role=tab]")) {
-    const side = name === "queue" && wide.matches ? "wall" : name;
-    button.setAttribute("aria-selected", String(button.dataset.tab === side));
+    const which = button.dataset.tab;
+    const selected = wide.matches ? which === side : which === name;
+    button.setAttribute("aria-selected", String(selected));
   }
-  const side = name === "queue" ? "wall" : name;
   for (const pane of document.querySelectorAll(".pane")) {
     const which = pane.dataset.pane;
     pane.hidden = wide.matches ? which !== "queue" && which !== side : which !== name;
+  }
+  if (name === "queue" && wide.matches) {
+    $("pane-queue").scrollIntoView({ block: "start" });
   }
 }
 
@@ -299,6 +319,92 @@ async function post(path, body, method = "POST") {
     body: JSON.stringify(body),
   });
   return [response.ok, await response.json()];
+}
+
+// How long a throttled sign-in must wait, in seconds: the JSON `retry_after` field, else the
+// Retry-After header (seconds), else null.
+function waitSeconds(response, body) {
+  const field = body && Number(body.retry_after);
+  if (Number.isFinite(field) && field > 0) return Math.ceil(field);
+  const header = Number(response.headers.get("retry-after"));
+  return Number.isFinite(header) && header > 0 ? Math.ceil(header) : null;
+}
+
+let loginTimer = null;
+
+// Count the wait down on the page, the Sign in button disabled until it is over.
+function throttled(seconds) {
+  const error = $("login-error");
+  const submit = $("sign-in");
+  clearInterval(loginTimer);
+  let left = seconds;
+  const tick = () => {
+    if (left <= 0) {
+      clearInterval(loginTimer);
+      submit.disabled = false;
+      error.textContent = "You can try again now.";
+      return;
+    }
+    submit.disabled = true;
+    error.textContent = `Too many failed sign-ins from here: try again in ${left} s.`;
+    left -= 1;
+  };
+  tick();
+  loginTimer = setInterval(tick, 1000);
+}
+
+async function signIn() {
+  const data = new FormData($("login"));
+  let response;
+  let body = {};
+  try {
+    response = await fetch("/api/login", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: data.get("name"), password: data.get("password") }),
+    });
+    body = await response.json().catch(() => ({}));
+  } catch {
+    $("login-error").textContent = "The server cannot be reached: check the connection.";
+    return;
+  }
+  if (response.ok) {
+    start(body.moderator, body.csrf);
+    return;
+  }
+  const seconds = response.status === 429 ? waitSeconds(response, body) : null;
+  if (seconds) throttled(seconds);
+  else $("login-error").textContent = body.error || `Sign-in refused (${response.status}).`;
+}
+
+// The switch between pre- and post-moderation asks on the page, not in a browser dialog.
+function askMode() {
+  const next = model.wall.mode === "post" ? "pre" : "post";
+  $("mode-question").textContent = next === "post"
+    ? "Post-moderation shows new posts on the wall at once, unless a rule holds them."
+    : "Pre-moderation shows nothing new until a moderator approves it.";
+  $("mode-yes").textContent = next === "post" ? "Switch to post-moderation"
+    : "Switch to pre-moderation";
+  $("mode-yes").dataset.mode = next;
+  $("mode-confirm").hidden = false;
+  $("mode").setAttribute("aria-expanded", "true");
+  $("mode-no").focus();
+}
+
+function closeMode() {
+  $("mode-confirm").hidden = true;
+  $("mode").setAttribute("aria-expanded", "false");
+}
+
+const HEALTH_EVERY_MS = 15_000;
+
+async function pollSources() {
+  try {
+    const response = await fetch("/healthz", { cache: "no-store" });
+    const failing = showSources($("sources"), await response.json());
+    $("sources-alert").hidden = !failing;
+  } catch {
+    // The connection banner already says the server is out of reach.
+  }
 }
 
 function start(moderator, token) {
@@ -323,6 +429,8 @@ function start(moderator, token) {
   outbox = new Outbox(moderator, connection);
   connection.start();
   updateBanner();
+  pollSources();
+  setInterval(pollSources, HEALTH_EVERY_MS);
 }
 
 function bind() {
@@ -334,12 +442,11 @@ function bind() {
   $("claim").addEventListener("click", () => command({ type: P.CLAIM, size: 10 }));
   $("release").addEventListener("click", () => command({ type: P.RELEASE }));
   $("pause").addEventListener("click", () => command({ type: model.wall.paused ? P.RESUME : P.PAUSE }));
-  $("mode").addEventListener("click", () => {
-    const next = model.wall.mode === "post" ? "pre" : "post";
-    const warning = next === "post"
-      ? "Post-moderation shows new posts at once unless a rule holds them. Switch?"
-      : "Pre-moderation: nothing new is shown until approved. Switch?";
-    if (window.confirm(warning)) command({ type: P.MODE, mode: next });
+  $("mode").addEventListener("click", askMode);
+  $("mode-no").addEventListener("click", closeMode);
+  $("mode-yes").addEventListener("click", () => {
+    command({ type: P.MODE, mode: $("mode-yes").dataset.mode });
+    closeMode();
   });
   $("announce").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -368,14 +475,15 @@ function bind() {
     else return;
     event.preventDefault();
   });
-  $("login").addEventListener("submit", async (event) => {
+  $("login").addEventListener("submit", (event) => {
     event.preventDefault();
-    const data = new FormData($("login"));
-    const [ok, body] = await post("/api/login", { name: data.get("name"),
-      password: data.get("password") });
-    if (ok) start(body.moderator, body.csrf);
-    else $("login-error").textContent = body.error;
+    signIn();
   });
+  // The sticky header's height, so that a focused card never scrolls under it.
+  new ResizeObserver(() => {
+    const height = document.querySelector(".console .bar").offsetHeight;
+    document.documentElement.style.setProperty("--bar-height", `${height}px`);
+  }).observe(document.querySelector(".console .bar"));
 }
 
 bind();
