@@ -30,10 +30,13 @@ class RetweetPolicy(enum.StrEnum):
 
 
 class WallLayout(enum.StrEnum):
-    """How the wall arranges posts: a grid of cards, or one post at a time."""
+    """How the wall arranges posts: a grid of cards, one post at a time, a photo-first
+    mosaic, or the mosaic when the recent posts carry photos and the grid otherwise."""
 
     GRID = "grid"
     SPOTLIGHT = "spotlight"
+    MOSAIC = "mosaic"
+    AUTO = "auto"
 
 
 class SettingsError(Exception):
@@ -86,7 +89,7 @@ class Settings(BaseSettings):
     color_accent: str = "#7cc7ff"
     color_card: str = "#1b2233"
     font_family: str = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif'
-    wall_layout: WallLayout = WallLayout.GRID
+    wall_layout: WallLayout = WallLayout.AUTO
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")

@@ -114,6 +114,7 @@ function renderMedia(post, limit) {
     }
     img.decoding = "async";
     img.referrerPolicy = "no-referrer";
+    img.addEventListener("load", () => img.classList.add("loaded"), { once: true });
     img.addEventListener("error", () => {
       img.remove();
       if (!gallery.firstChild) gallery.remove(); // a broken image never leaves a hole
@@ -142,6 +143,18 @@ export function updateShares(root, id, count) {
   }
 }
 
+const NETWORKS = { x: "X", mastodon: "Mastodon", bluesky: "Bluesky" };
+
+// The small badge naming where a post comes from; null for announcements and the unknown.
+export function networkBadge(network) {
+  const onsite = network === "onsite";
+  const name = onsite ? t("onsite") : NETWORKS[network];
+  if (!name) return null;
+  const badge = el("span", `network network-${network}`, name);
+  if (!onsite) badge.setAttribute("aria-label", t("network", { name }));
+  return badge;
+}
+
 // The card of one post. Options: `lang` for the relative time, `media` how many images.
 export function renderPost(post, options = {}) {
   const { lang = document.documentElement.lang || "en", media = 4 } = options;
@@ -154,7 +167,13 @@ export function renderPost(post, options = {}) {
   const who = el("span", "who");
   who.append(el("bdi", "name", str(author.name) || str(author.handle)));
   const meta = el("span", "meta");
-  if (str(author.handle)) meta.append(el("bdi", "handle", `@${author.handle}`));
+  const network = networkBadge(post.network);
+  if (network) meta.append(network);
+  // Handles come in the network's own form (ada, ada@mastodon.social, ada.bsky.social);
+  // pages add the "@". Posts sent from the room have a name, no handle.
+  if (str(author.handle) && post.network !== "onsite") {
+    meta.append(el("bdi", "handle", `@${author.handle}`));
+  }
   const created = str(post.created_at);
   if (created && !Number.isNaN(Date.parse(created))) {
     const time = el("time", "ago", relativeTime(created, lang));

@@ -39,10 +39,58 @@ function header() {
   $("posts").setAttribute("aria-label", t("posts"));
   $("paused-sign").title = t("paused");
   $("offline").title = t("offline");
-  body.classList.add(config.layout === "spotlight" ? "layout-spotlight" : "layout-grid");
+}
+
+const LAYOUTS = ["grid", "spotlight", "mosaic"];
+// `auto`: the photo mosaic while this share of the recent posts carry a photo.
+const MOSAIC_SHARE = 0.4;
+const RECENT = 12;
+
+function hasPhoto(post) {
+  return Array.isArray(post.media) && post.media.some((m) => m && m.type === "photo");
+}
+
+// The layout in force; returns whether it changed (the number of slots may have).
+function chooseLayout(posts = []) {
+  let layout = config.layout;
+  if (layout === "auto") {
+    const recent = posts.slice(0, RECENT);
+    const photos = recent.filter(hasPhoto).length;
+    layout = recent.length && photos / recent.length >= MOSAIC_SHARE ? "mosaic" : "grid";
+  }
+  if (!LAYOUTS.includes(layout)) layout = "grid";
+  if (body.dataset.layout === layout) return false;
+  for (const name of LAYOUTS) body.classList.toggle(`layout-${name}`, name === layout);
+  body.dataset.layout = layout;
+  return true;
+}
+
+// The mosaic's large place goes to the newest card with a photo, else to the newest card.
+function markBig() {
+  if (body.dataset.layout !== "mosaic") {
+    for (const card of $("posts").querySelectorAll(".post.big")) card.classList.remove("big");
+    return;
+  }
+  const slots = [...stage.slots].sort((a, b) => b.since - a.since);
+  const pick = slots.find((s) => s.card.querySelector(".gallery img")) || slots[0];
+  for (const slot of slots) {
+    const big = slot === pick;
+    if (slot.card.classList.contains("big") !== big) {
+      slot.card.classList.toggle("big", big);
+      fitCard(slot.card);
+    }
+  }
+}
+
+function relayout() {
+  if (!chooseLayout(feed.recent())) return;
+  stage.trim();
+  markBig();
+  stage.refit();
 }
 
 header();
+chooseLayout();
 
 const featuredBox = $("featured");
 let stage = null;
@@ -81,9 +129,18 @@ function showInvitation() {
 
 const feed = new Feed({
   keep: 60,
-  onReset: (posts) => stage.reset(posts),
-  onShow: (post) => stage.arrive(post),
-  onRetract: (id) => stage.retract(id),
+  onReset: (posts) => {
+    chooseLayout(posts);
+    stage.reset(posts);
+  },
+  onShow: (post) => {
+    relayout();
+    stage.arrive(post);
+  },
+  onRetract: (id) => {
+    stage.retract(id);
+    relayout();
+  },
   onFeature: showFeatured,
   onShares: (id, count) => updateShares(body, id, count),
   onPause(paused) {
@@ -95,7 +152,10 @@ stage = new Stage($("posts"), {
   feed,
   lang,
   rotateSeconds: Number(config.rotate_seconds) || 12,
-  onChange: () => showInvitation(),
+  onChange: () => {
+    markBig();
+    showInvitation();
+  },
 });
 stage.reset([]);
 // What the wall showed before a reload, so a reload while offline shows the same posts.
