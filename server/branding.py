@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 import qrcode
 import qrcode.constants
 
+from server import demo_photos
+
 if TYPE_CHECKING:
     from server.settings import Settings
 
@@ -82,6 +84,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "rotate_seconds": settings.wall_rotate_seconds,
         "phone_url": phone_url(settings),
         "qr_url": "/api/qr.svg",
+        "photos": demo_photos.photo_map(settings.replay_file) if settings.demo_photos else {},
     }
 
 

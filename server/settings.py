@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     font_family: str = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif'
     wall_layout: WallLayout = WallLayout.AUTO
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
+    demo_photos: bool = False
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod

@@ -1,6 +1,6 @@
 // The event's branding from GET /api/config: title, hashtags, logo, colours, font, layout.
 import { setLanguage } from "./i18n.js";
-import { safeUrl } from "./render.js";
+import { safeUrl, usePhotos } from "./render.js";
 
 const DEFAULTS = {
   title: document.title,
@@ -40,6 +40,7 @@ export function applyBranding(config, root = document.documentElement) {
   if (config.font_family) root.style.setProperty("--brand-font", config.font_family);
   root.lang = setLanguage(config.language);
   if (config.title) document.title = config.title;
+  usePhotos(config.photos);
 }
 
 // The logo, or nothing: a logo that fails to load is removed rather than shown broken.

@@ -96,11 +96,25 @@ export function renderAvatar(author) {
   return box;
 }
 
+// The demo's bundled photos, by the X address they stand in for (GET /api/config `photos`).
+let localPhotos = {};
+
+export function usePhotos(map) {
+  localPhotos = map && typeof map === "object" ? map : {};
+}
+
+function photoSource(value) {
+  const local = typeof value === "string" && Object.hasOwn(localPhotos, value)
+    ? localPhotos[value] : null;
+  if (typeof local === "string" && /^\/demo\/photos\/[a-z-]+\.jpg$/.test(local)) return local;
+  return safeUrl(value);
+}
+
 function renderMedia(post, limit) {
   const gallery = el("div", "gallery");
   for (const media of (Array.isArray(post.media) ? post.media : []).slice(0, limit)) {
     if (!media) continue;
-    const src = safeUrl(media.type === "photo" ? media.url || media.preview_url
+    const src = photoSource(media.type === "photo" ? media.url || media.preview_url
       : media.preview_url);
     if (!src) continue;
     const img = el("img", "media");
