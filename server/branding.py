@@ -68,7 +68,7 @@ def phone_url(settings: Settings) -> str:
 
 def page_config(settings: Settings) -> dict[str, Any]:
     """What every page needs to brand itself: GET /api/config."""
-    return {
+    config: dict[str, Any] = {
         "title": settings.event_title,
         "hashtags": list(settings.hashtags),
         "language": settings.language,
@@ -84,8 +84,10 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "rotate_seconds": settings.wall_rotate_seconds,
         "phone_url": phone_url(settings),
         "qr_url": "/api/qr.svg",
-        "photos": demo_photos.photo_map(settings.replay_file) if settings.demo_photos else {},
     }
+    if settings.demo_photos:
+        config["photos"] = demo_photos.photo_map(settings.replay_file)
+    return config
 
 
 @functools.lru_cache(maxsize=8)
