@@ -84,6 +84,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "rotate_seconds": settings.wall_rotate_seconds,
         "phone_url": phone_url(settings),
         "qr_url": "/api/qr.svg",
+        "announcement_style": settings.announcement_style.value,
     }
     if settings.demo_photos:
         config["photos"] = demo_photos.photo_map(settings.replay_file)

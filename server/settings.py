@@ -29,6 +29,13 @@ class RetweetPolicy(enum.StrEnum):
     DROP = "drop"
 
 
+class AnnouncementStyle(enum.StrEnum):
+    """How the wall shows the organiser's announcements: a banner, or a scrolling ticker."""
+
+    BANNER = "banner"
+    TICKER = "ticker"
+
+
 class WallLayout(enum.StrEnum):
     """How the wall arranges posts: a grid of cards, one post at a time, a photo-first
     mosaic, or the mosaic when the recent posts carry photos and the grid otherwise."""
@@ -92,6 +99,7 @@ class Settings(BaseSettings):
     wall_layout: WallLayout = WallLayout.AUTO
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
     demo_photos: bool = False
+    announcement_style: AnnouncementStyle = AnnouncementStyle.BANNER
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod

@@ -1,6 +1,6 @@
 // The event's branding from GET /api/config: title, hashtags, logo, colours, font, layout.
 import { setLanguage } from "./i18n.js";
-import { safeUrl, usePhotos } from "./render.js";
+import { safeUrl, useLogo, usePhotos } from "./render.js";
 
 const DEFAULTS = {
   title: document.title,
@@ -41,6 +41,7 @@ export function applyBranding(config, root = document.documentElement) {
   root.lang = setLanguage(config.language);
   if (config.title) document.title = config.title;
   usePhotos(config.photos);
+  useLogo(config.logo_url);
 }
 
 // The logo, or nothing: a logo that fails to load is removed rather than shown broken.

@@ -20,7 +20,10 @@ function withShares(post, count) {
 
 export class Feed {
   // keep: how many recent posts to remember (the wall rotates through them).
-  constructor({ keep = 60, onReset, onShow, onRetract, onFeature, onPause, onShares } = {}) {
+  // onAnnounce: given, announcements go to it (the newest, or null) and never take the
+  // featured place, which then holds the pinned post only.
+  constructor({ keep = 60, onReset, onShow, onRetract, onFeature, onPause, onShares,
+    onAnnounce } = {}) {
     this.keep = keep;
     this.posts = new Map(); // id -> post, oldest first
     this.held = new Map(); // id -> {post, seq} approved during a pause, oldest first
@@ -33,6 +36,8 @@ export class Feed {
     this.onRetract = onRetract || (() => {});
     this.onFeature = onFeature || (() => {});
     this.onPause = onPause || (() => {});
+    this.onAnnounce = onAnnounce || null;
+    this.announced = null; // the announcement last given to onAnnounce
     this.onShares = onShares || (() => {}); // (id, count): redraw that post's count
   }
 
@@ -166,8 +171,17 @@ export class Feed {
   // The featured place shows the newest of the pin and the announcements.
   refeature() {
     const announcement = this.announcements[this.announcements.length - 1] || null;
+    if (this.onAnnounce) {
+      const post = announcement ? announcement.post : null;
+      if (post !== this.announced) {
+        this.announced = post;
+        this.onAnnounce(post);
+      }
+    }
     let next = this.pin;
-    if (announcement && (!next || announcement.seq > next.seq)) next = announcement;
+    if (announcement && !this.onAnnounce && (!next || announcement.seq > next.seq)) {
+      next = announcement;
+    }
     const featured = next ? { post: next.post, reason: next === this.pin ? "pinned" : "announcement" }
       : null;
     const before = this.featured;

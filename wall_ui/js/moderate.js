@@ -450,7 +450,9 @@ function bind() {
   });
   $("announce").addEventListener("submit", (event) => {
     event.preventDefault();
-    command({ type: P.ANNOUNCE, text: $("announce-text").value });
+    const duration = Number($("announce-duration").value);
+    command({ type: P.ANNOUNCE, text: $("announce-text").value,
+      ...(duration > 0 ? { duration } : {}) });
   });
   $("rules").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -151,7 +151,11 @@ export class QueueModel {
     out.all = true;
     out.queue = out.wall = out.wallState = true;
     out.rules = message.rules || null;
-    out.activity = (message.recent || []).map((entry) => ({ ...entry, postId: entry.post_id }));
+    // The stores also log an announcement as queued by the rules: the moderator's own
+    // "announce" entry says it in plain words, so that one is left out.
+    out.activity = (message.recent || [])
+      .filter((entry) => !(entry.action === "submit" && entry.rule === "announcement"))
+      .map((entry) => ({ ...entry, postId: entry.post_id }));
   }
 
   added(item, out) {
@@ -159,7 +163,11 @@ export class QueueModel {
     out.ids.add(item.post.id);
     out.queue = item.status === "pending";
     out.wall = item.status === "approved";
-    if (item.status !== "pending") {
+    if (item.post.kind === "announcement") {
+      // The organiser's words, not a post the rules let through.
+      out.activity.push({ at: item.received_at, actor: item.decided_by || "a moderator",
+        action: "announce", postId: item.post.id, after: item.status, rule: null });
+    } else if (item.status !== "pending") {
       out.activity.push({ at: item.received_at, actor: item.decided_by || "rules",
         action: "submit", postId: item.post.id, after: item.status, rule: item.rule });
     }

@@ -39,10 +39,12 @@ export function activityLine({ at, actor, action, postId, after, rule, post, ove
   if (postId) {
     const target = document.createElement("span");
     target.className = "target";
-    target.textContent = post ? `@${post.author.handle}: ${post.text.slice(0, 80)}` : postId;
+    if (!post) target.textContent = postId;
+    else if (post.kind === "announcement") target.textContent = `“${post.text.slice(0, 80)}”`;
+    else target.textContent = `@${post.author.handle}: ${post.text.slice(0, 80)}`;
     row.append(target);
   }
-  if (rule) {
+  if (rule && rule !== "announcement") {
     const badge = document.createElement("span");
     badge.className = "rule-badge";
     badge.textContent = ruleName(rule);

@@ -96,6 +96,24 @@ export function renderAvatar(author) {
   return box;
 }
 
+// The event's logo signs its announcements (GET /api/config `logo_url`).
+let eventLogo = "/static/img/hashwall.svg";
+
+export function useLogo(url) {
+  const local = typeof url === "string" && url.startsWith("/") && !url.startsWith("//");
+  eventLogo = local ? url : safeUrl(url) || "/static/img/hashwall.svg";
+}
+
+function logoAvatar() {
+  const box = el("span", "avatar logo-avatar");
+  const img = el("img");
+  img.alt = "";
+  img.addEventListener("error", () => img.remove(), { once: true });
+  img.src = eventLogo;
+  box.append(img);
+  return box;
+}
+
 // The demo's bundled photos, by the X address they stand in for (GET /api/config `photos`).
 let localPhotos = {};
 
@@ -177,7 +195,9 @@ export function renderPost(post, options = {}) {
   if (post.kind === "announcement") card.classList.add("announcement");
   const author = post.author && typeof post.author === "object" ? post.author : {};
   const head = el("header", "author");
-  head.append(renderAvatar(author));
+  // An announcement is the organiser's voice: the event's logo and name, no handle.
+  const announcement = post.kind === "announcement";
+  head.append(announcement ? logoAvatar() : renderAvatar(author));
   const who = el("span", "who");
   who.append(el("bdi", "name", str(author.name) || str(author.handle)));
   const meta = el("span", "meta");
@@ -185,7 +205,7 @@ export function renderPost(post, options = {}) {
   if (network) meta.append(network);
   // Handles come in the network's own form (ada, ada@mastodon.social, ada.bsky.social);
   // pages add the "@". Posts sent from the room have a name, no handle.
-  if (str(author.handle) && post.network !== "onsite") {
+  if (str(author.handle) && post.network !== "onsite" && !announcement) {
     meta.append(el("bdi", "handle", `@${author.handle}`));
   }
   const created = str(post.created_at);

@@ -25,12 +25,13 @@ function shrink(card, text) {
 // ellipsis: never a line cut in half.
 function clamp(card, text) {
   text.classList.remove("clamped");
-  text.style.removeProperty("-webkit-line-clamp");
+  card.style.removeProperty("--lines");
   const over = card.scrollHeight - card.clientHeight;
   if (text.scrollHeight <= text.clientHeight + 1 && over <= 1) return;
   const line = parseFloat(getComputedStyle(text).lineHeight) || 1;
   const room = text.clientHeight - Math.max(0, over);
-  text.style.setProperty("-webkit-line-clamp", String(Math.max(1, Math.floor(room / line))));
+  // On the card, like --fit: the text itself never gets a style attribute.
+  card.style.setProperty("--lines", String(Math.max(1, Math.floor(room / line))));
   text.classList.add("clamped");
 }
 
@@ -41,7 +42,7 @@ export function fitCard(card) {
   if (!text) return;
   card.classList.remove("text-only");
   text.classList.remove("clamped");
-  text.style.removeProperty("-webkit-line-clamp");
+  card.style.removeProperty("--lines");
   if (shrink(card, text) < IMAGE_FIT && card.querySelector(":scope > .gallery")) {
     card.classList.add("text-only");
     shrink(card, text);

@@ -19,6 +19,7 @@ const body = document.body;
 const config = await loadConfig();
 applyBranding(config);
 const lang = currentLanguage();
+let resized = false; // the cards must be fitted again (resize, fonts, announcement)
 
 function header() {
   $("title").textContent = config.title;
@@ -99,6 +100,41 @@ featuredBox.addEventListener("error", () => {
   if (card) requestAnimationFrame(() => fitCard(card));
 }, true);
 
+// The organiser's announcement, in its banner or ticker, until its duration (if any) ends.
+let announcement = null;
+
+function announcementEnds(post) {
+  const seconds = Number(post.extra && post.extra.duration);
+  const start = Date.parse(post.created_at);
+  return seconds > 0 && Number.isFinite(start) ? start + seconds * 1000 : Infinity;
+}
+
+function showAnnouncement(post) {
+  announcement = post && announcementEnds(post) > Date.now() ? post : null;
+  const bar = $("announcement");
+  if (!announcement) {
+    if (!bar.hidden) resized = true;
+    bar.hidden = true;
+    $("announcement-text").textContent = "";
+    return;
+  }
+  const ticker = config.announcement_style === "ticker";
+  bar.classList.toggle("announcement-ticker", ticker);
+  const text = $("announcement-text");
+  text.textContent = announcement.text;
+  // A ticker crosses the screen at a reading pace whatever the text's length.
+  text.style.setProperty("--ticker-seconds", `${Math.max(12, announcement.text.length / 6)}s`);
+  const logo = $("announcement-logo");
+  const src = config.logo_url || "/static/img/hashwall.svg";
+  if (logo.getAttribute("src") !== src) {
+    logo.addEventListener("error", () => { logo.hidden = true; }, { once: true });
+    logo.src = src;
+  }
+  logo.hidden = false;
+  bar.hidden = false;
+  resized = true; // the stage is shorter now: fit the cards again
+}
+
 function showFeatured(featured) {
   const id = featured ? featured.post.id : null;
   if (!featured) {
@@ -143,6 +179,7 @@ const feed = new Feed({
   },
   onFeature: showFeatured,
   onShares: (id, count) => updateShares(body, id, count),
+  onAnnounce: showAnnouncement,
   onPause(paused) {
     $("paused-sign").hidden = !paused;
     body.dataset.paused = String(paused);
@@ -162,7 +199,6 @@ stage.reset([]);
 // Discreet on purpose: the room keeps its posts, only a small dot says we are offline.
 const connection = startSavedFeed("wall", feed, { limit: 50, offline: $("offline") });
 
-let resized = false;
 window.addEventListener("resize", () => { resized = true; });
 document.fonts?.ready.then(() => { resized = true; });
 let lastTimes = Date.now();
@@ -184,6 +220,7 @@ function tick() {
     if (featuredCard) fitCard(featuredCard);
   }
   stage.tick(now, feed.paused);
+  if (announcement && announcementEnds(announcement) <= now) showAnnouncement(null);
   if (now - lastTimes >= TIMES_MS) {
     lastTimes = now;
     refreshTimes(body, lang, now);
