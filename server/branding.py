@@ -85,6 +85,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "phone_url": phone_url(settings),
         "qr_url": "/api/qr.svg",
         "announcement_style": settings.announcement_style.value,
+        "theme": settings.theme.value,
     }
     if settings.demo_photos:
         config["photos"] = demo_photos.photo_map(settings.replay_file)

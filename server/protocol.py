@@ -87,6 +87,10 @@ WALL_MODE = "wall.mode"
 RULES_CHANGED = "rules.changed"
 QUEUE_SHARES = "queue.shares"
 
+# Server to every socket when a moderator changes the screens' theme (not a stored event).
+WALL_THEME = "wall.theme"
+THEME = "theme"
+
 # Server to every socket, every HEARTBEAT_SECONDS: lets pages notice a dead connection.
 HEARTBEAT = "heartbeat"
 HEARTBEAT_SECONDS = 15

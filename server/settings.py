@@ -29,6 +29,14 @@ class RetweetPolicy(enum.StrEnum):
     DROP = "drop"
 
 
+class Theme(enum.StrEnum):
+    """The pages' built-in colour themes: the branding's dark one, light, high contrast."""
+
+    DARK = "dark"
+    LIGHT = "light"
+    HIGH_CONTRAST = "high-contrast"
+
+
 class AnnouncementStyle(enum.StrEnum):
     """How the wall shows the organiser's announcements: a banner, or a scrolling ticker."""
 
@@ -100,6 +108,7 @@ class Settings(BaseSettings):
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
     demo_photos: bool = False
     announcement_style: AnnouncementStyle = AnnouncementStyle.BANNER
+    theme: Theme = Theme.DARK
     sources: CommaList | None = None
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")

@@ -72,6 +72,7 @@ async def test_config_gives_the_pages_their_branding(store_url: str) -> None:
         "phone_url": "https://wall.example.org/",
         "qr_url": "/api/qr.svg",
         "announcement_style": "banner",
+        "theme": "dark",
     }
     assert "https://cdn.example.org" in _directives(
         response.headers["content-security-policy"])["img-src"]

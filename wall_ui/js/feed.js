@@ -4,7 +4,7 @@
 import { Connection } from "./connection.js";
 import {
   POST_PINNED, POST_RETRACTED, POST_SHARES, POST_SHOWN, POST_UNPINNED, SNAPSHOT, WALL_PAUSED,
-  WALL_RESUMED,
+  WALL_RESUMED, WALL_THEME,
 } from "./protocol.js";
 
 const ANNOUNCEMENTS_KEPT = 8;
@@ -23,7 +23,7 @@ export class Feed {
   // onAnnounce: given, announcements go to it (the newest, or null) and never take the
   // featured place, which then holds the pinned post only.
   constructor({ keep = 60, onReset, onShow, onRetract, onFeature, onPause, onShares,
-    onAnnounce } = {}) {
+    onAnnounce, onTheme } = {}) {
     this.keep = keep;
     this.posts = new Map(); // id -> post, oldest first
     this.held = new Map(); // id -> {post, seq} approved during a pause, oldest first
@@ -37,6 +37,7 @@ export class Feed {
     this.onFeature = onFeature || (() => {});
     this.onPause = onPause || (() => {});
     this.onAnnounce = onAnnounce || null;
+    this.onTheme = onTheme || (() => {}); // a moderator switched the screens' theme
     this.announced = null; // the announcement last given to onAnnounce
     this.onShares = onShares || (() => {}); // (id, count): redraw that post's count
   }
@@ -57,6 +58,7 @@ export class Feed {
       case POST_UNPINNED: return this.unpinned();
       case WALL_PAUSED: return this.setPaused(true);
       case WALL_RESUMED: return this.setPaused(false);
+      case WALL_THEME: return this.onTheme(message.theme);
       default: return undefined;
     }
   }

@@ -145,6 +145,9 @@ function renderWallState() {
   mode.querySelector(".tool-hint").textContent = wallMode === "post" ? "shown at once"
     : "approve before showing";
   mode.setAttribute("aria-pressed", String(wallMode === "post"));
+  for (const choice of document.querySelectorAll(".themes [data-theme]")) {
+    choice.setAttribute("aria-pressed", String(choice.dataset.theme === model.wall.theme));
+  }
 }
 
 function rowOf(id) {
@@ -443,6 +446,13 @@ function bind() {
   $("release").addEventListener("click", () => command({ type: P.RELEASE }));
   $("pause").addEventListener("click", () => command({ type: model.wall.paused ? P.RESUME : P.PAUSE }));
   $("mode").addEventListener("click", askMode);
+  for (const choice of document.querySelectorAll(".themes [data-theme]")) {
+    choice.addEventListener("click", () => command({ type: P.THEME, theme: choice.dataset.theme }));
+  }
+  // Which theme the screens show now (later switches come over the socket).
+  fetch("/api/config").then((r) => r.json()).then((config) => {
+    if (!model.wall.theme) show(model.apply({ type: P.WALL_THEME, theme: config.theme }));
+  }).catch(() => {});
   $("mode-no").addEventListener("click", closeMode);
   $("mode-yes").addEventListener("click", () => {
     command({ type: P.MODE, mode: $("mode-yes").dataset.mode });

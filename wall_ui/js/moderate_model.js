@@ -133,6 +133,7 @@ export class QueueModel {
       case P.WALL_PAUSED: this.setWall({ paused: true }, out); break;
       case P.WALL_RESUMED: this.setWall({ paused: false }, out); break;
       case P.WALL_MODE: this.setWall({ mode: message.mode }, out); break;
+      case P.WALL_THEME: this.setWall({ theme: message.theme }, out); break;
       case P.RULES_CHANGED: out.rules = message.rules; break;
       default: break;
     }
@@ -144,7 +145,9 @@ export class QueueModel {
     this.approved.clear();
     for (const item of message.pending || []) this.pending.set(item.post.id, item);
     for (const item of message.approved || []) this.approved.set(item.post.id, item);
-    this.wall = message.wall || this.wall;
+    // The theme is not part of the snapshot: keep what /api/config or the socket said.
+    const theme = this.wall.theme ? { theme: this.wall.theme } : {};
+    this.wall = message.wall ? { ...message.wall, ...theme } : this.wall;
     this.me = message.moderator || this.me;
     this.left.clear();
     this.generation += 1;

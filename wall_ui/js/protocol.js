@@ -29,3 +29,5 @@ export const RULES_CHANGED = "rules.changed";
 export const POST_SHARES = "post.shares";
 export const QUEUE_SHARES = "queue.shares";
 export const HEARTBEAT = "heartbeat";
+export const WALL_THEME = "wall.theme";
+export const THEME = "theme";

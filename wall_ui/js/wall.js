@@ -1,6 +1,6 @@
 // The projector wall: header with title, hashtags and QR code; a featured place; a few
 // cards that change calmly. One clock drives everything, so no timer can pile up.
-import { applyBranding, hashtagsText, loadConfig, logoImage } from "./branding.js";
+import { applyBranding, applyTheme, hashtagsText, loadConfig, logoImage } from "./branding.js";
 import { Feed } from "./feed.js";
 import { currentLanguage, t } from "./i18n.js";
 import { startSavedFeed } from "./offline.js";
@@ -180,6 +180,10 @@ const feed = new Feed({
   onFeature: showFeatured,
   onShares: (id, count) => updateShares(body, id, count),
   onAnnounce: showAnnouncement,
+  onTheme: (name) => {
+    applyTheme(name);
+    resized = true;
+  },
   onPause(paused) {
     $("paused-sign").hidden = !paused;
     body.dataset.paused = String(paused);
