@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     announcement_style: AnnouncementStyle = AnnouncementStyle.BANNER
     theme: Theme = Theme.DARK
     sources: CommaList | None = None
+    x_stall_timeout: float = Field(default=60.0, gt=20, le=600)
+    x_monthly_read_budget: int | None = Field(default=None, ge=1)
+    x_price_per_read: float = Field(default=0.005, ge=0)
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod

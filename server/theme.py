@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from moderation.exceptions import InvalidAction
+from moderation.wire import MessageType
 from server import protocol
 from server.settings import Theme
 from server.state import Wall
@@ -30,7 +31,7 @@ async def switch(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[st
     if value not in names:
         raise InvalidAction(f"expected theme to be one of {', '.join(names)}, got {value!r}")
     await wall.store.set_cursor(*KEY, value)
-    text = protocol.encode({"type": protocol.WALL_THEME, "theme": value})
+    text = protocol.encode({"type": MessageType.WALL_THEME, "theme": value})
     for hub in (wall.public, wall.moderation):
         hub.publish(0, text)  # 0: not a stored event, never skipped as already seen
     logger.info("%s switched the screens to the %s theme", moderator, value)

@@ -135,6 +135,7 @@ export class QueueModel {
       case P.WALL_MODE: this.setWall({ mode: message.mode }, out); break;
       case P.WALL_THEME: this.setWall({ theme: message.theme }, out); break;
       case P.RULES_CHANGED: out.rules = message.rules; break;
+      case P.SOURCE_NOTICE: out.notice = `${message.source}: ${message.message}`; break;
       default: break;
     }
     return out;
@@ -154,6 +155,10 @@ export class QueueModel {
     out.all = true;
     out.queue = out.wall = out.wallState = true;
     out.rules = message.rules || null;
+    const notices = Array.isArray(message.notices) ? message.notices : [];
+    if (notices.length) {
+      out.notice = notices.map((n) => `${n.source}: ${n.message}`).join(" · ");
+    }
     // The stores also log an announcement as queued by the rules: the moderator's own
     // "announce" entry says it in plain words, so that one is left out.
     out.activity = (message.recent || [])
