@@ -263,7 +263,7 @@ async def test_wall_recovers_from_a_server_restart_without_gap_or_duplicate(
         assert sorted(shown) == ["x:1", "x:2", "x:4", "x:5", "x:6", "x:7"]
         assert not await page.is_visible("#offline")
     urls = list(dict.fromkeys(url for url, _ in frames))
-    assert len(urls) == 2 and urls[1].endswith("/ws?since=5"), urls
+    assert len(urls) == 2 and "/ws?since=5&epoch=" in urls[1], urls
     resumed = [message for url, message in frames if url == urls[1]]
     assert [(m["type"], m["seq"]) for m in resumed] == [
         ("post.shown", 6), ("post.shown", 7), ("post.retracted", 8)]
