@@ -118,6 +118,15 @@ class Store(abc.ABC):
         """Items with a status: pending oldest first, the others newest first."""
 
     @abc.abstractmethod
+    async def pending_after(self, post_id: str, limit: int) -> list[QueueItem]:
+        """Pending items queued after `post_id` was, oldest first: the next page of the queue.
+
+        The position is where `post_id` was queued, kept after it was decided, so a reader
+        pages on from the last post it saw whatever happened to that post meanwhile.
+        `UnknownPost` when `post_id` was never queued.
+        """
+
+    @abc.abstractmethod
     async def count(self, status: Status) -> int:
         """How many items have a status."""
 

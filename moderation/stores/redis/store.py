@@ -504,6 +504,18 @@ class RedisStore(Store):
         return [r.item for r in records]
 
     @translated
+    async def pending_after(self, post_id: str, limit: int) -> list[QueueItem]:
+        n: Any = await self.redis.hget(self.keys.post(post_id), "n")
+        if n is None:
+            raise UnknownPost(f"post {post_id!r} was never queued: no position to page from")
+        ids: Any = await self.redis.zrangebyscore(self.keys.status(Status.PENDING),
+                                                  f"({n}", "+inf", start=0, num=limit)
+        found, _, _ = await self._read_records([str(i) for i in ids])
+        # A post decided between the two reads is no longer part of the page.
+        records = [found.get(str(i)) for i in ids]
+        return [r.item for r in records if r is not None and r.item.status is Status.PENDING]
+
+    @translated
     async def count(self, status: Status) -> int:
         return int(await self.redis.zcard(self.keys.status(status)))
 

@@ -325,6 +325,16 @@ class SQLiteStore(Store):
         ).fetchall()
         return [item_of(r) for r in rows]
 
+    async def pending_after(self, post_id: str, limit: int) -> list[QueueItem]:
+        row = self.db.execute("SELECT n FROM posts WHERE id = ?", (post_id,)).fetchone()
+        if row is None:
+            raise UnknownPost(f"post {post_id!r} was never queued: no position to page from")
+        rows = self.db.execute(
+            f"SELECT {ITEM_COLUMNS} FROM posts WHERE status = ? AND n > ? ORDER BY n ASC"
+            " LIMIT ?", (Status.PENDING.value, row[0], limit),
+        ).fetchall()
+        return [item_of(r) for r in rows]
+
     async def count(self, status: Status) -> int:
         row = self.db.execute(
             "SELECT count(*) FROM posts WHERE status = ?", (status.value,)
