@@ -21,6 +21,7 @@ from server import api, auth, export, metrics, pages, sockets
 from server.claim_sweeper import ClaimSweeper
 from server.fanout import Hub
 from server.heartbeat import Heartbeat
+from server.onsite import api as onsite_api
 from server.pipeline import Pipeline, pipeline_for
 from server.settings import Settings
 from server.state import Source, Wall
@@ -88,6 +89,12 @@ def create_app(
                 wall.sources = sources_for(settings, pipeline)
                 for source in wall.sources:
                     await source.start()
+            if settings.onsite_posts:  # phones post to the web processes, ingest or not
+                from server.onsite.source import OnsiteSource
+
+                onsite = OnsiteSource(settings, opened, pipeline.ingest)
+                await onsite.start()
+                wall.sources.append(onsite)
             logger.info("hashwall is up; store %s", opened.url)
             yield
         finally:
@@ -114,6 +121,7 @@ def create_app(
         Route("/api/export.json", export.export_json),
         Route("/api/export/audit.csv", export.export_audit_csv),
         Route("/api/export/posts.csv", export.export_posts_csv),
+        *onsite_api.routes(),
         Route("/api/{command}", api.command, methods=["POST"]),
         WebSocketRoute("/ws", sockets.public_socket),
         WebSocketRoute("/ws/moderate", sockets.moderator_socket),

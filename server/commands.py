@@ -127,10 +127,25 @@ async def put_rules(wall: Wall, moderator: str, message: dict[str, Any]) -> dict
     return {"rules": data}
 
 
+async def close_submissions(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[str, Any]:
+    """Stop taking posts from phones, at once, in every web process."""
+    from server.onsite.records import set_closed
+
+    return {"closed": True, "changed": await set_closed(wall.store, True)}
+
+
+async def open_submissions(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[str, Any]:
+    """Take posts from phones again."""
+    from server.onsite.records import set_closed
+
+    return {"closed": False, "changed": await set_closed(wall.store, False)}
+
+
 COMMANDS: dict[str, Command] = {
     "decide": decide, "undo": undo, "pin": pin, "unpin": unpin, "announce": announce,
     "pause": pause, "resume": resume, "mode": mode, "claim": claim, "release": release,
-    "rules": put_rules,
+    "rules": put_rules, "close_submissions": close_submissions,
+    "open_submissions": open_submissions,
 }
 
 

@@ -1,0 +1,1 @@
+"""Posts sent from attendees' phones: the submissions API, photos, abuse limits, the switch."""
