@@ -8,8 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from moderation.x_normalise import normalise_stream_item
 from server import protocol
+from server.sources.x.normalise import normalise_stream_item
 
 FIRST_ID = 1_700_000_000_000_000_000
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from moderation.store import Store, StoreError, create_store
 from server.settings import Settings, SettingsError, load_settings
-from server.state import Source
+from server.sources.base import Source
 
 if TYPE_CHECKING:
     import uvicorn
@@ -81,6 +81,10 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
                            "moderators' Origin check use %s", settings.public_url)
     if _shared(settings):
         _check_shared(settings)
+    if ingest:
+        from server.sources import registry
+
+        registry.chosen(settings)  # a source named without its settings stops us here
     asyncio.run(_check_store(settings.store_url))
     password = settings.moderator_password or secrets.token_urlsafe(9)
     app = create_app(settings, ingest=ingest, password=password)
@@ -238,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
 async def _x_check(settings: Settings) -> int:
     if not settings.x_bearer_token:
         raise SettingsError("X_BEARER_TOKEN: expected the X API bearer token, got nothing")
-    from server.x_ingest import check
-    from server.x_rules import XApiError
+    from server.sources.x.check import check
+    from server.sources.x.rules import XApiError
 
     try:
         result = await check(settings.x_bearer_token, settings.x_api_url)

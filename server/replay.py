@@ -13,7 +13,7 @@ from typing import Any
 from moderation import jsoncodec
 from moderation.exceptions import MalformedPayload
 from moderation.post import Post
-from moderation.x_normalise import normalise_stream_item
+from server.sources.x.normalise import normalise_stream_item
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class ReplaySource:
             "file": self.path.name,
             "lines_read": self.lines_read,
             "posts": self.posts,
+            "items_received": self.posts,
             "errors": len(self.errors),
             "last_error": self.errors[-1] if self.errors else None,
         }

@@ -98,11 +98,23 @@ class Settings(BaseSettings):
     onsite_device_photos: int = Field(default=3, ge=0, le=100_000)
     onsite_address_posts: int = Field(default=200, ge=1, le=1_000_000)
     onsite_address_photos: int = Field(default=100, ge=0, le=1_000_000)
+    sources: CommaList | None = None
+    x_stall_timeout: float = Field(default=60.0, gt=20, le=600)
+    x_monthly_read_budget: int | None = Field(default=None, ge=1)
+    x_price_per_read: float = Field(default=0.005, ge=0)
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        names = _split_list(value)
+        return [name.lower() for name in names] if isinstance(names, list) else names
 
     @field_validator("hashtags")
     @classmethod
