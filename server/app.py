@@ -21,11 +21,11 @@ from server import api, auth, export, metrics, pages, sockets
 from server.claim_sweeper import ClaimSweeper
 from server.fanout import Hub
 from server.heartbeat import Heartbeat
-from server.onsite import api as onsite_api
 from server.pipeline import Pipeline, pipeline_for
 from server.settings import Settings
 from server.sources import registry
 from server.sources.base import Source
+from server.sources.onsite import api as onsite_api
 from server.state import Wall
 
 logger = logging.getLogger(__name__)
@@ -78,10 +78,10 @@ def create_app(
                 wall.sources = sources_for(settings, pipeline)
                 for source in wall.sources:
                     await source.start()
-            if settings.onsite_posts:  # phones post to the web processes, ingest or not
-                from server.onsite.source import OnsiteSource
-
-                onsite = OnsiteSource(settings, opened, pipeline.ingest)
+            web_only = [entry for entry in registry.chosen(settings) if entry.name == "onsite"
+                        and not any(s.name == entry.name for s in wall.sources)]
+            for entry in web_only:  # phones post to the web processes, ingest or not
+                onsite = entry.factory(settings, pipeline, opened)
                 await onsite.start()
                 wall.sources.append(onsite)
             logger.info("hashwall is up; store %s", opened.url)

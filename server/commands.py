@@ -129,14 +129,14 @@ async def put_rules(wall: Wall, moderator: str, message: dict[str, Any]) -> dict
 
 async def close_submissions(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[str, Any]:
     """Stop taking posts from phones, at once, in every web process."""
-    from server.onsite.records import set_closed
+    from server.sources.onsite.records import set_closed
 
     return {"closed": True, "changed": await set_closed(wall.store, True)}
 
 
 async def open_submissions(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[str, Any]:
     """Take posts from phones again."""
-    from server.onsite.records import set_closed
+    from server.sources.onsite.records import set_closed
 
     return {"closed": False, "changed": await set_closed(wall.store, False)}
 

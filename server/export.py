@@ -38,7 +38,7 @@ def _audit_row(entry: AuditEntry, sent: dict[str, dict[str, Any]] | None = None
 
 async def _sent(wall: Wall, entries: list[AuditEntry]) -> dict[str, dict[str, Any]]:
     """The records of the posts sent from phones among the entries (moderators only)."""
-    from server.onsite.api import records_for
+    from server.sources.onsite.api import records_for
 
     return await records_for(wall, [entry.post_id for entry in entries])
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from server.onsite.photo import HEIF
+from server.sources.onsite.photo import HEIF
 
 # EXIF tag numbers: the GPS IFD pointer, and the camera make.
 GPS_IFD = 0x8825

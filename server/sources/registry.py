@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from moderation.store import Store
 from server.settings import Settings, SettingsError
-from server.sources import x
+from server.sources import onsite, x
 from server.sources.base import Sink, Source
 
 
@@ -48,11 +48,17 @@ X = SourceEntry(
     _needs(lambda s: s.x_bearer_token, "X_BEARER_TOKEN: expected the X API bearer token, "
                                        "got nothing"),
     x.source)
+# Runs in every web process, ingesting or not: phones post to the web processes.
+ONSITE = SourceEntry(
+    "onsite", lambda s: s.onsite_posts,
+    _needs(lambda s: s.onsite_posts, "HASHWALL_ONSITE_POSTS: expected true, got false"),
+    onsite.source)
 
 # One line per source, in start order.
 ENTRIES: dict[str, SourceEntry] = {entry.name: entry for entry in (
     REPLAY,
     X,
+    ONSITE,
 )}
 
 

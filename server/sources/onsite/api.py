@@ -17,12 +17,12 @@ from moderation.exceptions import DecisionConflict, UnknownPost
 from moderation.post import Media, Status
 from moderation.queue import Action, QueueItem
 from server.auth import moderator_of
-from server.onsite import records
-from server.onsite.limits import Limit, SlowDown, address_key, check, spend
-from server.onsite.photo import FORMATS, NAMES, PhotoRefused
-from server.onsite.records import Record
-from server.onsite.source import OnsiteSource
-from server.onsite.submission import (
+from server.sources.onsite import records
+from server.sources.onsite.limits import Limit, SlowDown, address_key, check, spend
+from server.sources.onsite.photo import FORMATS, NAMES, PhotoRefused
+from server.sources.onsite.records import Record
+from server.sources.onsite.source import OnsiteSource
+from server.sources.onsite.submission import (
     NETWORK,
     SubmissionRefused,
     check_key,
@@ -31,7 +31,7 @@ from server.onsite.submission import (
     make_post,
     submission_id,
 )
-from server.onsite.upload import Part, read_form
+from server.sources.onsite.upload import Part, read_form
 from server.state import Wall
 
 DEVICE_COOKIE = "hashwall_device"

@@ -8,20 +8,19 @@ a burst of uploads neither blocks the event loop nor holds many decoded images a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from moderation.post import Post
 from moderation.queue import QueueItem
 from moderation.store import Store
-from server.onsite import records
-from server.onsite.photo import Photo, reencode
+from server.pipeline import Pipeline
 from server.settings import Settings
+from server.sources.base import Sink
+from server.sources.onsite import records
+from server.sources.onsite.photo import Photo, reencode
 
 # Photos decoded at once per process: each may take up to ~200 MB while it is decoded.
 DECODERS = 2
-
-Offer = Callable[[Post], Awaitable[QueueItem | None]]
 
 
 class OnsiteSource:
@@ -29,10 +28,10 @@ class OnsiteSource:
 
     name = "onsite"
 
-    def __init__(self, settings: Settings, store: Store, offer: Offer) -> None:
+    def __init__(self, settings: Settings, sink: Sink, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self._offer = offer
+        self.sink = sink
         self.secret = b""
         self.received = 0
         self.refused = 0
@@ -55,6 +54,15 @@ class OnsiteSource:
             return await asyncio.to_thread(reencode, data, content_type, filename)
 
     async def offer(self, post: Post) -> QueueItem | None:
-        """Hand a post on to the queue (through the rules); its item once queued."""
+        """Hand a post on to the queue (through the rules); its item once queued, when the
+        sink is the pipeline (the phone is then answered with the post's real state)."""
         self.received += 1
-        return await self._offer(post)
+        if isinstance(self.sink, Pipeline):
+            return await self.sink.ingest(post)
+        await self.sink.offer(post)
+        return None
+
+
+def source(settings: Settings, sink: Sink, store: Store) -> OnsiteSource:
+    """The registry's factory of the `onsite` source."""
+    return OnsiteSource(settings, sink, store)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from server.onsite.submission import SubmissionRefused
+from server.sources.onsite.submission import SubmissionRefused
 
 # Every text field together, at most: a name, a text, a key.
 FIELDS_BYTES = 64_000

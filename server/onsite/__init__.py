@@ -1,1 +1,0 @@
-"""Posts sent from attendees' phones: the submissions API, photos, abuse limits, the switch."""

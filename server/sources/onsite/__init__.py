@@ -1,0 +1,5 @@
+"""Posts sent from attendees' phones: the submissions API, photos, abuse limits, the switch."""
+
+from server.sources.onsite.source import OnsiteSource, source
+
+__all__ = ["OnsiteSource", "source"]
