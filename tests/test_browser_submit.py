@@ -10,8 +10,8 @@ from playwright.async_api import Browser, Page, Route
 from moderation.post import Status
 from moderation.queue import Action
 from tests.browser import injected, new_context, wait_until
-from tests.onsite_images import jpeg_with_gps
-from tests.utils import RunningServer, make_settings, run_server
+from tests.onsite_images import encoded, jpeg_with_gps
+from tests.utils import PASSWORD, RunningServer, free_port, make_settings, run_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -130,3 +130,43 @@ async def test_the_phone_says_when_posting_is_closed(browser: Browser, store_url
         assert await page.query_selector(".submit-open") is None
         await context.close()
 
+
+
+async def test_the_console_shows_the_photo_and_closes_posting(browser: Browser, store_url: str,
+                                                               tmp_path: Path) -> None:
+    """A moderator sees a waiting post's photo; the console's switch closes phones' posting."""
+    port = free_port()
+    settings = make_settings(store_url=store_url, onsite_posts=True,
+                             public_url=f"http://127.0.0.1:{port}")
+    async with run_server(settings, port=port) as server:
+        phone = await open_phone(browser, server)
+        await phone.click(".submit-open")
+        await phone.fill("#submit-name", "Lin")
+        await phone.fill("#submit-text", "La scène")
+        picture = tmp_path / "stage.png"
+        picture.write_bytes(encoded("PNG"))
+        await phone.set_input_files(".submit-file-input >> nth=1", str(picture))
+        await phone.click(".submit-send")
+        await wait_until(phone, "() => document.querySelectorAll('.submit-sent').length === 1")
+
+        context = await new_context(browser, 1280, 900)
+        console = await context.new_page()
+        await console.goto(f"{server.base}/moderate")
+        await console.fill("input[name=name]", "ana")
+        await console.fill("input[name=password]", PASSWORD)
+        await console.click("button[type=submit]")
+        await console.locator("#console").wait_for(state="visible", timeout=10_000)
+        await wait_until(console, "() => [...document.querySelectorAll('#queue img.media')]"
+                                  ".some((img) => img.complete && img.naturalWidth === 640)")
+        await wait_until(console, "() => !document.getElementById('submissions').hidden")
+        await console.click("#submissions")
+        await wait_until(console, "() => document.getElementById('submissions')"
+                                  ".getAttribute('aria-pressed') === 'true'")
+        await phone.click(".submit-close")
+        await phone.click(".submit-open")
+        await wait_until(phone, "() => document.body.dataset.submissions === 'closed'")
+        await console.click("#submissions")
+        await wait_until(console, "() => document.getElementById('submissions')"
+                                  ".getAttribute('aria-pressed') === 'false'")
+        await context.close()
+        await phone.context.close()
