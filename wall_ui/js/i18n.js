@@ -16,6 +16,7 @@ const TEXTS = {
     paused: "Mur en pause",
     newPosts: { one: "{n} nouvelle publication", other: "{n} nouvelles publications" },
     shares: { one: "{n} republication", other: "{n} republications" },
+    onsite: "depuis la salle",
   },
   en: {
     justNow: "just now",
@@ -33,6 +34,7 @@ const TEXTS = {
     paused: "Wall paused",
     newPosts: { one: "{n} new post", other: "{n} new posts" },
     shares: { one: "{n} repost", other: "{n} reposts" },
+    onsite: "from the room",
   },
 };
 

@@ -156,6 +156,8 @@ export function renderPost(post, options = {}) {
   who.append(el("bdi", "name", str(author.name) || str(author.handle)));
   const meta = el("span", "meta");
   if (str(author.handle)) meta.append(el("bdi", "handle", `@${author.handle}`));
+  // Sent from a phone in the room: no account to show, a badge instead.
+  if (post.network === "onsite") meta.append(el("span", "handle badge-onsite", t("onsite")));
   const created = str(post.created_at);
   if (created && !Number.isNaN(Date.parse(created))) {
     const time = el("time", "ago", relativeTime(created, lang));
