@@ -160,8 +160,21 @@ async def _submit(request: Request, source: OnsiteSource) -> Response:
     now = time.time()
     post_limits = _limits(request, device, address, "posts")
     await check(store, post_limits, now)
-    form = await read_form(request, settings.onsite_max_photo_bytes)
-    if header_key is None:
+    async with source.uploads:
+        form = await read_form(request, settings.onsite_max_photo_bytes)
+        return await _accept(request, source, form, header_key, device, set_device, address,
+                             post_limits, now)
+
+
+async def _accept(request: Request, source: OnsiteSource, form: dict[str, Part],
+                  header_key: str | None, device: str, set_device: str | None, address: str,
+                  post_limits: list[Limit], now: float) -> Response:
+    """The rest of a submission once its body is read: checks, photo, record, queue."""
+    wall = _wall(request)
+    settings, store = wall.settings, wall.store
+    secure = settings.public_url.startswith("https://")
+    key = header_key or ""
+    if not key:
         field = form.get("idempotency_key")
         key = check_key(field.text() if field is not None else None)
         found = await _existing(source, submission_id(key))
