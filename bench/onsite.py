@@ -15,6 +15,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import secrets
 import sys
 import time
@@ -134,7 +135,9 @@ async def measure(plan: OnsitePlan, folder: Path) -> dict[str, Any]:
                 busy = await latency_run(target, tracers, plan.approvals, plan.rate)
                 phones = await phoning
                 runs.append({"quiet": quiet, "busy": busy, "phones": phones,
-                             "added_p99_ms": round(busy["p99"] - quiet["p99"], 1)})
+                             "added_p99_ms": round(busy["p99"] - quiet["p99"], 1),
+                             # The machine's load: other work on shared cores shows here.
+                             "load_average": round(os.getloadavg()[0], 1)})
                 logger.info("p99 quiet %.1f ms, with phones %.1f ms; phones: %s",
                             quiet["p99"], busy["p99"], phones)
         finally:
@@ -153,11 +156,13 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"## Phones posting ({result['screens']} screens, {result['phones']} phones at "
              f"once, half with a photo)", "",
              "| run | p99 quiet (ms) | p99 with phones (ms) | added (ms) | phones answered | "
-             "phones' p99 (ms) | seconds |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "phones' p99 (ms) | seconds | load average |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for n, run in enumerate(result["runs"], 1):
         lines.append(f"| {n} | {run['quiet']['p99']:.1f} | {run['busy']['p99']:.1f} | "
                      f"{run['added_p99_ms']:.1f} | {run['phones']['answers']} | "
-                     f"{run['phones']['p99_ms']:.0f} | {run['phones']['seconds']} |")
+                     f"{run['phones']['p99_ms']:.0f} | {run['phones']['seconds']} | "
+                     f"{run['load_average']} |")
     return "\n".join(lines) + "\n"
 
 
