@@ -31,7 +31,7 @@ from server.sources.onsite.submission import (
     make_post,
     submission_id,
 )
-from server.sources.onsite.upload import Part, read_form
+from server.sources.onsite.upload import Part, may_be_large, read_form
 from server.state import Wall
 
 DEVICE_COOKIE = "hashwall_device"
@@ -160,6 +160,10 @@ async def _submit(request: Request, source: OnsiteSource) -> Response:
     now = time.time()
     post_limits = _limits(request, device, address, "posts")
     await check(store, post_limits, now)
+    if not may_be_large(request):  # a text alone: read at once, nothing to wait for
+        form = await read_form(request, settings.onsite_max_photo_bytes)
+        return await _accept(request, source, form, header_key, device, set_device, address,
+                             post_limits, now)
     async with source.uploads:
         form = await read_form(request, settings.onsite_max_photo_bytes)
         return await _accept(request, source, form, header_key, device, set_device, address,

@@ -3,6 +3,7 @@ oversized upload is refused after at most its limit was read, never held whole."
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -14,6 +15,8 @@ from server.sources.onsite.submission import SubmissionRefused
 FIELDS_BYTES = 64_000
 # Parts at most: the form has four fields.
 MAX_PARTS = 8
+# A body still arriving after this long is refused: a photo of 10 MB at 1 Mbit/s takes 80 s.
+READ_SECONDS = 120.0
 
 
 @dataclass
@@ -100,6 +103,12 @@ class _Collector:
             self.parts.append(self.part)
 
 
+def may_be_large(request: Request) -> bool:
+    """Whether a body may carry a photo: more than the text fields, or of unknown length."""
+    declared = request.headers.get("content-length")
+    return declared is None or not declared.isdigit() or int(declared) > FIELDS_BYTES + 16_384
+
+
 async def read_form(request: Request, max_file: int) -> dict[str, Part]:
     """The parts of a multipart body by name (the first of each name), read within limits:
     `SubmissionRefused` (413) as soon as the body outgrows them."""
@@ -119,17 +128,23 @@ async def read_form(request: Request, max_file: int) -> dict[str, Part]:
         "on_header_end", "on_headers_finished")}
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > most:
-            raise too_large(max_file)
-        try:
-            parser.write(chunk)
-        except Exception as exc:  # python-multipart raises its own errors on a broken body
-            raise SubmissionRefused(f"expected a well-formed multipart body: {exc}",
-                                    code="bad_form") from None
-        if collector.error is not None:
-            raise collector.error
+    try:
+        async with asyncio.timeout(READ_SECONDS):
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > most:
+                    raise too_large(max_file)
+                try:
+                    parser.write(chunk)
+                except Exception as exc:  # python-multipart raises its own errors
+                    raise SubmissionRefused(f"expected a well-formed multipart body: {exc}",
+                                            code="bad_form") from None
+                if collector.error is not None:
+                    raise collector.error
+    except TimeoutError:
+        raise SubmissionRefused(f"expected the upload within {READ_SECONDS:g} s; it took "
+                                "longer, send it again on a better connection", status=408,
+                                code="too_slow") from None
     try:
         parser.finalize()
     except Exception as exc:
