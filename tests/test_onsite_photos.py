@@ -27,7 +27,7 @@ from tests.onsite_images import (
     send,
     truncated_jpeg,
 )
-from tests.utils import TIMEOUT, RunningServer, make_settings, moderator, run_server
+from tests.utils import TIMEOUT, RunningServer, make_settings, moderator, run_server, until
 
 LIMIT = 10_000_000
 
@@ -182,3 +182,27 @@ async def test_a_50_mb_upload_is_refused_without_being_read_whole(
     assert sent < 50_000_000
     if declare:
         assert sent < LIMIT  # refused from the declared length, before the body
+
+
+async def test_slow_uploads_never_hold_up_a_text(phones: RunningServer) -> None:
+    """With every upload slot taken by stalled photo uploads, a text is still queued."""
+    from server.sources.onsite.source import UPLOADS, OnsiteSource
+
+    stalled = []
+    for _ in range(UPLOADS + 2):
+        _reader, writer = await asyncio.open_connection("127.0.0.1", phones.port)
+        writer.write(("POST /api/submissions HTTP/1.1\r\nHost: x\r\n"
+                      "Transfer-Encoding: chunked\r\nIdempotency-Key: " + new_key() + "\r\n"
+                      "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+                      "5\r\n--b\r\n\r\n").encode())
+        await writer.drain()
+        stalled.append(writer)
+    try:
+        source = next(s for s in phones.wall.sources if isinstance(s, OnsiteSource))
+        await until(source.uploads.locked)  # every slot is held by a stalled upload
+        async with httpx.AsyncClient(base_url=phones.base, timeout=TIMEOUT) as phone:
+            answer = await send(phone, new_key(), text="Toujours là")
+        assert answer.status_code == 202, answer.text
+    finally:
+        for writer in stalled:
+            writer.close()
