@@ -225,3 +225,19 @@ async def test_the_address_reaches_moderators_and_never_screens(phones: RunningS
         assert "127.0.0.1" in csv_text.splitlines()[-1] or any(
             sent["id"] in line and "127.0.0.1" in line for line in csv_text.splitlines())
         assert json.dumps(exported).count(sent["token"]) == 0
+
+
+async def test_the_switch_is_a_command_of_the_moderator_socket(phones: RunningServer) -> None:
+    """`close_submissions` over /ws/moderate closes posting; `open_submissions` reopens it."""
+    from tests.moderation_helpers import console, reply_to, wait_for
+    from tests.moderation_helpers import send as send_message
+
+    async with console(phones, "ana") as (ana, _), client(phones) as phone:
+        await send_message(ana, type="close_submissions", ref="c")
+        closed, _ = await wait_for(ana, reply_to("c"))
+        assert closed == {"type": "ack", "ref": "c", "closed": True, "changed": True}
+        assert (await send(phone, new_key())).json()["code"] == "closed"
+        await send_message(ana, type="open_submissions", ref="o")
+        opened, _ = await wait_for(ana, reply_to("o"))
+        assert opened["closed"] is False
+        assert (await send(phone, new_key())).status_code == 202
