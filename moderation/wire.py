@@ -32,6 +32,8 @@ class MessageType(enum.StrEnum):
     ERROR = "error"
     # Server to every socket, every HASHWALL_HEARTBEAT_SECONDS.
     HEARTBEAT = "heartbeat"
+    # Server to every socket when a moderator switches the screens' theme (not stored).
+    WALL_THEME = "wall.theme"
     # Moderators to server (/ws/moderate); answered by `ack` or `error`.
     DECIDE = "decide"
     UNDO = "undo"
@@ -46,6 +48,7 @@ class MessageType(enum.StrEnum):
     RULES = "rules"
     CLOSE_SUBMISSIONS = "close_submissions"
     OPEN_SUBMISSIONS = "open_submissions"
+    THEME = "theme"
 
 
 class ErrorCode(enum.StrEnum):

@@ -64,8 +64,8 @@ async def test_a_post_is_sent_followed_live_and_withdrawn(browser: Browser, stor
         assert await page.text_content(".submit-state") == "Affichée sur le mur"
         # The feed shows it too, with the badge of posts from the room and its photo.
         card = f"#posts .post[data-id='{pending[0].post.id}']"
-        await wait_until(page, f"() => document.querySelector(\"{card} .badge-onsite\")"
-                               "?.textContent === 'depuis la salle'")
+        await wait_until(page, f"() => document.querySelector(\"{card} .network-onsite\")"
+                               "?.textContent === 'posté dans la salle'")
         await wait_until(page, f"() => document.querySelector(\"{card} img.media\")"
                                "?.naturalWidth === 640")
         # The name is remembered on the device; the text is not.

@@ -16,7 +16,8 @@ const TEXTS = {
     paused: "Mur en pause",
     newPosts: { one: "{n} nouvelle publication", other: "{n} nouvelles publications" },
     shares: { one: "{n} republication", other: "{n} republications" },
-    onsite: "depuis la salle",
+    onsite: "posté dans la salle",
+    network: "publié sur {name}",
   },
   en: {
     justNow: "just now",
@@ -34,7 +35,8 @@ const TEXTS = {
     paused: "Wall paused",
     newPosts: { one: "{n} new post", other: "{n} new posts" },
     shares: { one: "{n} repost", other: "{n} reposts" },
-    onsite: "from the room",
+    onsite: "posted in the room",
+    network: "posted on {name}",
   },
 };
 

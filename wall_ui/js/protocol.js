@@ -32,6 +32,8 @@ export const HEARTBEAT = "heartbeat";
 export const SOURCE_NOTICE = "source.notice";
 export const CLOSE_SUBMISSIONS = "close_submissions";
 export const OPEN_SUBMISSIONS = "open_submissions";
+export const WALL_THEME = "wall.theme";
+export const THEME = "theme";
 
 // The `code` of an `error` message (moderation/wire.py ErrorCode).
 export const ErrorCode = Object.freeze({
