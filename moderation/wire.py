@@ -46,6 +46,8 @@ class MessageType(enum.StrEnum):
     CLAIM = "claim"
     RELEASE = "release"
     RULES = "rules"
+    CLOSE_SUBMISSIONS = "close_submissions"
+    OPEN_SUBMISSIONS = "open_submissions"
     THEME = "theme"
 
 

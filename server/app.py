@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from moderation.store import Store, StoreUnavailable
 from server import api, auth, export, metrics, pages, sockets
 from server.settings import Settings
+from server.sources.onsite import api as onsite_api
 from server.state import open_wall
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def create_app(
         Route("/api/export.json", export.export_json),
         Route("/api/export/audit.csv", export.export_audit_csv),
         Route("/api/export/posts.csv", export.export_posts_csv),
+        *onsite_api.routes(),
         Route("/api/{command}", api.command, methods=["POST"]),
         WebSocketRoute("/ws", sockets.public_socket),
         WebSocketRoute("/ws/moderate", sockets.moderator_socket),

@@ -143,6 +143,7 @@ def demo_settings(**overrides: Any) -> Settings:
         "blocked_words": config["blocked_words"],
         "event_title": config["event"]["title"],
         "hashtags": config["event"]["hashtags"],
+        "onsite_posts": True,
         "demo_photos": True,
     }
     if "HASHWALL_STORE_URL" not in os.environ:

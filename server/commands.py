@@ -142,11 +142,27 @@ async def put_rules(wall: Wall, moderator: str, message: dict[str, Any]) -> dict
     return {"rules": data}
 
 
+async def close_submissions(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[str, Any]:
+    """Stop taking posts from phones, at once, in every web process."""
+    from server.sources.onsite.records import set_closed
+
+    return {"closed": True, "changed": await set_closed(wall.store, True)}
+
+
+async def open_submissions(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[str, Any]:
+    """Take posts from phones again."""
+    from server.sources.onsite.records import set_closed
+
+    return {"closed": False, "changed": await set_closed(wall.store, False)}
+
+
 COMMANDS: dict[str, Command] = {
     MessageType.DECIDE: decide, MessageType.UNDO: undo, MessageType.PIN: pin,
     MessageType.UNPIN: unpin, MessageType.ANNOUNCE: announce, MessageType.PAUSE: pause,
     MessageType.RESUME: resume, MessageType.MODE: mode, MessageType.CLAIM: claim,
     MessageType.RELEASE: release, MessageType.RULES: put_rules,
+    MessageType.CLOSE_SUBMISSIONS: close_submissions,
+    MessageType.OPEN_SUBMISSIONS: open_submissions,
     MessageType.THEME: theme.switch,
 }
 

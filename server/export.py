@@ -17,7 +17,8 @@ from server.state import Wall
 
 # Generous: a long event makes a few tens of thousands of entries.
 EVERYTHING = 1_000_000
-AUDIT_COLUMNS = ("at", "time", "actor", "action", "post_id", "before", "after", "rule")
+AUDIT_COLUMNS = ("at", "time", "actor", "action", "post_id", "before", "after", "rule",
+                 "address")
 POST_COLUMNS = ("id", "network", "kind", "author_handle", "author_name", "text", "created_at",
                 "permalink", "approved_by", "rule", "approved_at")
 
@@ -26,8 +27,20 @@ def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
-def _audit_row(entry: AuditEntry) -> dict[str, Any]:
-    return {**entry.to_dict(), "time": _iso(entry.at)}
+def _audit_row(entry: AuditEntry, sent: dict[str, dict[str, Any]] | None = None
+               ) -> dict[str, Any]:
+    row = {**entry.to_dict(), "time": _iso(entry.at)}
+    record = (sent or {}).get(entry.post_id)
+    if record is not None:  # a post sent from a phone: the address it came from
+        row["address"] = record["address"]
+    return row
+
+
+async def _sent(wall: Wall, entries: list[AuditEntry]) -> dict[str, dict[str, Any]]:
+    """The records of the posts sent from phones among the entries (moderators only)."""
+    from server.sources.onsite.api import records_for
+
+    return await records_for(wall, [entry.post_id for entry in entries])
 
 
 def _post_row(item: QueueItem) -> dict[str, Any]:
@@ -66,16 +79,20 @@ async def audit(request: Request) -> JSONResponse:
         return JSONResponse({"error": "expected limit to be a whole number from 1 to 5000"},
                             status_code=400)
     entries = await wall.store.audit(int(value))
-    return JSONResponse({"entries": [_audit_row(e) for e in entries]})
+    sent = await _sent(wall, entries)
+    return JSONResponse({"entries": [_audit_row(e, sent) for e in entries]})
 
 
 async def export_json(request: Request) -> JSONResponse:
     """GET /api/export.json: every audit entry and every approved post, oldest first."""
     require_moderator(request)
-    entries, approved = await _everything(request.app.state.wall)
+    wall: Wall = request.app.state.wall
+    entries, approved = await _everything(wall)
+    sent = await _sent(wall, entries)
     return JSONResponse(
         {"exported_at": _iso(datetime.now(UTC).timestamp()),
-         "audit": [_audit_row(e) for e in entries],
+         "audit": [_audit_row(e, sent) for e in entries],
+         "submissions": sent,
          "approved": [{**item.to_dict(), "approved_at": _iso(item.updated_at)}
                       for item in approved]},
         headers={"content-disposition": 'attachment; filename="hashwall-export.json"'},
@@ -85,8 +102,10 @@ async def export_json(request: Request) -> JSONResponse:
 async def export_audit_csv(request: Request) -> Response:
     """GET /api/export/audit.csv: the audit log, oldest first."""
     require_moderator(request)
-    entries, _ = await _everything(request.app.state.wall)
-    return _csv(AUDIT_COLUMNS, [_audit_row(e) for e in entries], "hashwall-audit.csv")
+    wall: Wall = request.app.state.wall
+    entries, _ = await _everything(wall)
+    sent = await _sent(wall, entries)
+    return _csv(AUDIT_COLUMNS, [_audit_row(e, sent) for e in entries], "hashwall-audit.csv")
 
 
 async def export_posts_csv(request: Request) -> Response:

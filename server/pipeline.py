@@ -67,7 +67,8 @@ class Pipeline:
     """
 
     def __init__(self, store: Store, rules: RuleSet, retweet_policy: RetweetPolicy | None = None,
-                 *, mode: Mode = Mode.PRE, clock: Callable[[], float] = time.time) -> None:
+                 *, mode: Mode = Mode.PRE, clock: Callable[[], float] = time.time,
+                 always_held: frozenset[str] = frozenset()) -> None:
         if retweet_policy is not None:
             rules = dataclasses.replace(rules, retweets=retweet_policy.value)
         self.store = store
@@ -76,6 +77,8 @@ class Pipeline:
         self.rules = rules
         self.context = RuleContext()
         self.clock = clock
+        # Networks whose posts always wait for a moderator, whatever the mode or trust.
+        self.always_held = always_held
         self.received = 0
         self.batches = 0  # writes that queued posts
         self._stored: dict[str, Any] | None = None
@@ -299,14 +302,27 @@ class Pipeline:
         verdict = self._verdicts.get(post.id)
         if verdict is None:
             now = self.clock()
-            verdict = evaluate(post, rules, self.context, now, post_moderation)
+            verdict = held(evaluate(post, rules, self.context, now, post_moderation
+                                    and post.network not in self.always_held),
+                           post.network in self.always_held)
             remember(self.context, post, verdict, now, rules)
             self._verdicts[post.id] = verdict
         return verdict
+
+
+def held(verdict: Verdict, always: bool) -> Verdict:
+    """The verdict, turned into a hold when the post's network always waits for a
+    moderator and the rules would have shown it at once."""
+    if always and verdict.status is Status.APPROVED:
+        return Verdict(Status.PENDING, "onsite",
+                       f"sent from a phone: waits for a moderator ({verdict.reason})")
+    return verdict
 
 
 def pipeline_for(settings: Settings, store: Store) -> Pipeline:
     """The pipeline the settings ask for; call `start` once the store is open."""
     from server.state import rules_from
 
-    return Pipeline(store, rules_from(settings), mode=Mode(settings.moderation_mode.value))
+    held_networks = frozenset() if settings.onsite_post_moderation else frozenset({"onsite"})
+    return Pipeline(store, rules_from(settings), mode=Mode(settings.moderation_mode.value),
+                    always_held=held_networks)

@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     font_family: str = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif'
     wall_layout: WallLayout = WallLayout.AUTO
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
+    onsite_posts: bool = False
+    onsite_post_moderation: bool = False
+    onsite_max_chars: int = Field(default=280, ge=1, le=5000)
+    onsite_max_name_chars: int = Field(default=40, ge=1, le=200)
+    onsite_max_photo_bytes: int = Field(default=10_000_000, ge=10_000, le=100_000_000)
+    onsite_limit_minutes: float = Field(default=10.0, gt=0, le=1440)
+    onsite_device_posts: int = Field(default=5, ge=1, le=100_000)
+    onsite_device_photos: int = Field(default=3, ge=0, le=100_000)
+    onsite_address_posts: int = Field(default=200, ge=1, le=1_000_000)
+    onsite_address_photos: int = Field(default=100, ge=0, le=1_000_000)
     demo_photos: bool = False
     announcement_style: AnnouncementStyle = AnnouncementStyle.BANNER
     theme: Theme = Theme.DARK

@@ -121,6 +121,14 @@ async def open_wall(
             for source in registry.sources_for(settings, pipeline, opened):
                 wall.sources.append(source)
                 await source.start()
+        elif serve:
+            # Posts sent from phones reach the web processes: that source runs in every one.
+            opened_so_far.push_async_callback(_stop_sources, wall)
+            for entry in registry.chosen(settings):
+                if entry.name == "onsite":
+                    source = entry.factory(settings, pipeline, opened)
+                    wall.sources.append(source)
+                    await source.start()
         yield wall
 
 

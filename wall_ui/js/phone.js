@@ -5,6 +5,7 @@ import { Feed } from "./feed.js";
 import { currentLanguage, t } from "./i18n.js";
 import { startSavedFeed } from "./offline.js";
 import { el, renderPost, updateShares } from "./render.js";
+import { startSubmit } from "./submit.js";
 import { refreshTimes } from "./time.js";
 
 const MAX_CARDS = 500;
@@ -168,3 +169,6 @@ loadConfig().then((config) => {
   const logo = logoImage(config);
   if (logo) $("brand").prepend(logo);
 });
+
+// Posting from phones (HASHWALL_ONSITE_POSTS): the form shows when the server takes posts.
+startSubmit(body);

@@ -30,6 +30,8 @@ export const POST_SHARES = "post.shares";
 export const QUEUE_SHARES = "queue.shares";
 export const HEARTBEAT = "heartbeat";
 export const SOURCE_NOTICE = "source.notice";
+export const CLOSE_SUBMISSIONS = "close_submissions";
+export const OPEN_SUBMISSIONS = "open_submissions";
 export const WALL_THEME = "wall.theme";
 export const THEME = "theme";
 

@@ -6,7 +6,8 @@ import { relativeTime } from "./time.js";
 export function safeUrl(value) {
   if (typeof value !== "string" || value === "") return null;
   try {
-    const url = new URL(value);
+    // Photos sent from phones are served by hashwall itself, under /photos/.
+    const url = value.startsWith("/photos/") ? new URL(value, location.origin) : new URL(value);
     return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
   } catch {
     return null;
