@@ -24,8 +24,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy server moderation wall_ui
 
+# tests/provide_browser.py finds (or fetches) the Chromium the browser tests drive.
 pytest: install
-	$(BIN)/python -m pytest
+	@chromium="$$($(BIN)/python tests/provide_browser.py)" && \
+	echo "browser tests use $$chromium" && \
+	HASHWALL_TEST_CHROMIUM="$$chromium" $(BIN)/python -m pytest
 
 test: lint pytest
 

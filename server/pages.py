@@ -82,6 +82,12 @@ async def qr_code(request: Request) -> Response:
     return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-cache"})
 
 
+async def favicon(request: Request) -> Response:
+    """GET /favicon.ico: the icon browsers and bookmark tools ask for on their own."""
+    return FileResponse(STATIC_DIR / "img" / "favicon.ico", media_type="image/x-icon",
+                        headers={"cache-control": "public, max-age=86400"})
+
+
 def routes() -> list[Route | Mount]:
     """The page routes, the branding endpoints and the static mount."""
     return [
@@ -91,6 +97,7 @@ def routes() -> list[Route | Mount]:
         Route("/api/config", config),
         Route("/api/qr.svg", qr_code),
         demo_photos.route(),
+        Route("/favicon.ico", favicon),
         service_worker.route(),
         # Compressed: phones on a slow venue network load the scripts in a few kilobytes.
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1000),

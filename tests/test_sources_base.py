@@ -286,12 +286,14 @@ async def test_retract_hides_shown_and_rejects_pending(store_url: str) -> None:
         async with ws_client(f"{running.ws_base}/ws") as screen:
             await recv_until(screen, "snapshot")
             await pipeline.offer(make_post(1, handle="trusted"))
+            # Shown before it is deleted: a screen is never sent a post hidden by then.
+            seen = await recv_until(screen, "post.shown")
             await pipeline.offer(make_post(2))
             await pipeline.retract("x:1", "deleted by its author")
             await pipeline.retract("x:2", "deleted by its author")
             await pipeline.retract("x:404", "deleted by its author")
             await pipeline.settled()
-            seen = await recv_until(screen, "post.retracted")
+            seen += await recv_until(screen, "post.retracted")
         store = running.wall.store
         first, second = await store.get("x:1"), await store.get("x:2")
         assert first is not None and first.status is Status.HIDDEN

@@ -195,7 +195,7 @@ export class Feed {
 
 // A Feed connected to /ws; `onState` reports the connection for the page's discreet sign.
 // `since`: the seq of a saved copy the feed already shows (offline.js), to resume after it.
-export function startFeed(feed, { onState, onMessage, since = null } = {}) {
+export function startFeed(feed, { onState, onMessage, since = null, epoch = null } = {}) {
   const connection = new Connection("/ws", {
     contiguous: true,
     onMessage(message) {
@@ -204,7 +204,10 @@ export function startFeed(feed, { onState, onMessage, since = null } = {}) {
     },
     onState,
   });
-  if (Number.isInteger(since)) connection.seq = since;
+  if (Number.isInteger(since)) {
+    connection.seq = since;
+    if (typeof epoch === "string") connection.epoch = epoch;
+  }
   connection.start();
   return connection;
 }
