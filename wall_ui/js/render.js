@@ -129,7 +129,7 @@ function photoSource(value) {
   return safeUrl(value);
 }
 
-function renderMedia(post, limit) {
+function renderMedia(post, limit, eager = false) {
   const gallery = el("div", "gallery");
   for (const media of (Array.isArray(post.media) ? post.media : []).slice(0, limit)) {
     if (!media) continue;
@@ -138,7 +138,9 @@ function renderMedia(post, limit) {
     if (!src) continue;
     const img = el("img", "media");
     img.alt = str(media.alt_text);
-    img.loading = "lazy";
+    // The wall loads its few images at once, even hidden ones (a card whose text took the
+    // image's room), so that a broken one is found and removed; lists load them lazily.
+    img.loading = eager ? "eager" : "lazy";
     // Known dimensions reserve the space before the image arrives: no jump on slow links.
     if (media.type === "photo" && Number.isInteger(media.width) && Number.isInteger(media.height)
       && media.width > 0 && media.height > 0) {
@@ -190,7 +192,7 @@ export function networkBadge(network) {
 
 // The card of one post. Options: `lang` for the relative time, `media` how many images.
 export function renderPost(post, options = {}) {
-  const { lang = document.documentElement.lang || "en", media = 4 } = options;
+  const { lang = document.documentElement.lang || "en", media = 4, eager = false } = options;
   const card = el("article", "post");
   card.dataset.id = str(post.id);
   if (post.kind === "announcement") card.classList.add("announcement");
@@ -228,7 +230,7 @@ export function renderPost(post, options = {}) {
     box.append(renderText(quoted));
     card.append(box);
   }
-  const gallery = media > 0 ? renderMedia(post, media) : null;
+  const gallery = media > 0 ? renderMedia(post, media, eager) : null;
   if (gallery) card.append(gallery);
   return card;
 }

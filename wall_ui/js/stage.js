@@ -152,7 +152,7 @@ export class Stage {
   place(post, animate) {
     this.incoming = this.incoming.filter((p) => p.id !== post.id);
     if (post.id === this.exclude || this.slots.some((s) => s.id === post.id)) return;
-    const card = renderPost(post, { lang: this.lang, media: 1 });
+    const card = renderPost(post, { lang: this.lang, media: 1, eager: true });
     if (animate) card.classList.add("arriving");
     const now = Date.now();
     const slot = { id: post.id, card, since: now };

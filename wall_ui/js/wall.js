@@ -144,7 +144,7 @@ function showFeatured(featured) {
   } else {
     const label = el("p", "featured-label",
       t(featured.reason === "pinned" ? "featured" : "announcement"));
-    const card = renderPost(featured.post, { lang, media: 1 });
+    const card = renderPost(featured.post, { lang, media: 1, eager: true });
     card.classList.add("arriving");
     featuredBox.replaceChildren(label, card);
     featuredBox.hidden = false;
