@@ -1,0 +1,1 @@
+"""Follow the event's hashtags on Mastodon servers: streaming, SSE or polling per server."""
