@@ -88,11 +88,20 @@ class Settings(BaseSettings):
     font_family: str = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif'
     wall_layout: WallLayout = WallLayout.GRID
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
+    sources: CommaList | None = None
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        names = _split_list(value)
+        return [name.lower() for name in names] if isinstance(names, list) else names
 
     @field_validator("hashtags")
     @classmethod
