@@ -43,6 +43,15 @@ def _x(settings: Settings, sink: Sink, store: Store) -> Source:
                      exclude_retweets=settings.retweet_policy is RetweetPolicy.DROP)
 
 
+def _mastodon(settings: Settings, sink: Sink, store: Store) -> Source:
+    from server.sources.mastodon.source import MastodonSource
+
+    return MastodonSource(settings.mastodon_instances, settings.hashtags, sink, store,
+                          tokens=settings.mastodon_token_map,
+                          poll_seconds=settings.mastodon_poll_seconds,
+                          allow_unlisted=settings.mastodon_unlisted)
+
+
 def _needs(present: Callable[[Settings], object], text: str) -> Callable[[Settings], str | None]:
     return lambda settings: None if present(settings) else text
 
@@ -57,11 +66,17 @@ X = SourceEntry(
     _needs(lambda s: s.x_bearer_token, "X_BEARER_TOKEN: expected the X API bearer token, "
                                        "got nothing"),
     _x)
+MASTODON = SourceEntry(
+    "mastodon", lambda s: bool(s.mastodon_instances),
+    _needs(lambda s: s.mastodon_instances, "HASHWALL_MASTODON_INSTANCES: expected the base "
+                                           "URLs of Mastodon servers, got nothing"),
+    _mastodon)
 
 # One line per source, in start order.
 ENTRIES: dict[str, SourceEntry] = {entry.name: entry for entry in (
     REPLAY,
     X,
+    MASTODON,
 )}
 
 
