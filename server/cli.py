@@ -135,7 +135,8 @@ async def _ingest(settings: Settings) -> int:
     await pipeline.start()
     sources = sources_for(settings, pipeline)
     if not sources:
-        raise SettingsError("nothing to ingest: set X_BEARER_TOKEN or HASHWALL_REPLAY_FILE")
+        raise SettingsError("nothing to ingest: set X_BEARER_TOKEN, HASHWALL_MASTODON_INSTANCES "
+                            "or HASHWALL_REPLAY_FILE")
     stop = asyncio.Event()
     status: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     loop = asyncio.get_running_loop()
@@ -208,6 +209,10 @@ def _parser() -> argparse.ArgumentParser:
     x = commands.add_parser("x", help="X API tools")
     x_commands = x.add_subparsers(dest="x_command", required=True)
     x_commands.add_parser("check", help="check the bearer token and list the active rules")
+    mastodon = commands.add_parser("mastodon", help="Mastodon tools")
+    mastodon_commands = mastodon.add_subparsers(dest="mastodon_command", required=True)
+    mastodon_commands.add_parser("check", help="check each server, its token, the hashtag "
+                                               "timeline and the streaming URL")
     return parser
 
 
@@ -230,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_ingest(load_settings()))
         elif args.command == "x":
             return asyncio.run(_x_check(load_settings()))
+        elif args.command == "mastodon":
+            return asyncio.run(_mastodon_check(load_settings()))
     except (SettingsError, StoreError) as exc:
         print(f"hashwall: {exc}", file=sys.stderr)
         return 2
@@ -251,6 +258,18 @@ async def _x_check(settings: Settings) -> int:
         return 1
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
+
+
+async def _mastodon_check(settings: Settings) -> int:
+    if not settings.mastodon_instances:
+        raise SettingsError("HASHWALL_MASTODON_INSTANCES: expected the base URLs of Mastodon "
+                            "servers, got nothing")
+    from server.sources.mastodon.check import check
+
+    reports = await check(settings.mastodon_instances, settings.mastodon_token_map,
+                          settings.hashtags)
+    print(json.dumps(reports, indent=2, ensure_ascii=False))
+    return 0 if all(report["ok"] for report in reports) else 1
 
 
 if __name__ == "__main__":
