@@ -21,7 +21,7 @@ def recorded_statuses(name: str | None = None) -> list[dict[str, Any]]:
     """Every recorded status (of one file, or of all of them), in recording order."""
     statuses = []
     for file in (name,) if name else STATUS_FILES:
-        for line in (FIXTURES / file).read_text(encoding="utf-8").splitlines():
+        for line in (FIXTURES / file).read_text(encoding="utf-8").split("\n"):
             if line.strip():
                 statuses.append(json.loads(line))
     return statuses
