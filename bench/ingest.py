@@ -21,8 +21,8 @@ from typing import Any
 from moderation.post import Status
 from moderation.store import create_store
 from server.pipeline import pipeline_for
-from server.replay import ReplaySource
 from server.settings import load_settings
+from server.sources.replay import ReplaySource
 
 TIMEOUT = 120.0
 BEARER = "bench-bearer-token"
@@ -59,14 +59,14 @@ async def from_replay(file: Path, store_url: str) -> dict[str, Any]:
 
 async def from_x(expected: int, store_url: str, api_url: str) -> dict[str, Any]:
     """Follow the fake X stream, which holds `expected` items; time until all were handed on."""
-    from server.x_ingest import XIngester
+    from server.sources.x.source import XSource
 
     settings = _settings(store_url)
     store = create_store(store_url)
     await store.open()
     pipeline = pipeline_for(settings, store)
     await pipeline.start()
-    ingester = XIngester(BEARER, api_url, settings.hashtags, pipeline.offer)
+    ingester = XSource(BEARER, api_url, settings.hashtags, pipeline, store=store)
     started = time.perf_counter()
     await ingester.start()
     try:

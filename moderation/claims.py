@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moderation.exceptions import InvalidAction
+from moderation.wire import MessageType
 
 DEFAULT_BATCH = 10
 MAX_BATCH = 100
@@ -38,13 +39,13 @@ def select_batch(pending: list[Claimable], moderator: str, size: int, now: float
 
 def claim_events(moderator: str, ids: list[str], until: float) -> Events:
     """The moderation event that tells everyone which posts a moderator now holds."""
-    return [("queue.claimed", {"moderator": moderator, "ids": ids, "until": until})]
+    return [(MessageType.QUEUE_CLAIMED, {"moderator": moderator, "ids": ids, "until": until})]
 
 
 def release_events(released: dict[str, list[str]]) -> Events:
     """One moderation event per moderator whose posts went back to the pool."""
     return [
-        ("queue.released", {"moderator": moderator, "ids": ids})
+        (MessageType.QUEUE_RELEASED, {"moderator": moderator, "ids": ids})
         for moderator, ids in sorted(released.items()) if ids
     ]
 

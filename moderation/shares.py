@@ -6,6 +6,7 @@ from typing import Any
 
 from moderation.post import Status
 from moderation.queue import MODERATION, PUBLIC
+from moderation.wire import MessageType
 
 # Up to this count screens get the exact number; above it only the steps below, so a post
 # shared thousands of times sends phones a few dozen messages, not thousands.
@@ -38,10 +39,10 @@ def plan_share(post_id: str, status: Status, before: int, after: int) -> Events:
     Moderators get every count (`queue.shares`); screens get `post.shares` only for an
     approved post, and only when the count they show changes.
     """
-    events: Events = [(MODERATION, "queue.shares", {"id": post_id, "shares": after})]
+    events: Events = [(MODERATION, MessageType.QUEUE_SHARES, {"id": post_id, "shares": after})]
     shown = screen_shares(after)
     if status is Status.APPROVED and shown != screen_shares(before):
-        events.append((PUBLIC, "post.shares", {"id": post_id, "shares": shown}))
+        events.append((PUBLIC, MessageType.POST_SHARES, {"id": post_id, "shares": shown}))
     return events
 
 

@@ -12,6 +12,7 @@ from moderation.exceptions import DecisionConflict, InvalidAction, InvalidRules,
 from moderation.post import Status
 from moderation.ruleset_config import rules_to_dict
 from moderation.shares import screen_counts
+from moderation.wire import MessageType
 from server import commands
 from server.auth import require_change, require_moderator
 from server.commands import COMMANDS
@@ -93,18 +94,18 @@ async def _run(request: Request, name: str, **fields: Any) -> JSONResponse:
 async def decide(request: Request) -> JSONResponse:
     """POST /api/posts/{id}/{action}: approve, reject, hide or pin a post."""
     post_id, action = request.path_params["post_id"], request.path_params["action"]
-    if action == "pin":
-        return await _run(request, "pin", id=post_id)
-    return await _run(request, "decide", id=post_id, action=action)
+    if action == MessageType.PIN:
+        return await _run(request, MessageType.PIN, id=post_id)
+    return await _run(request, MessageType.DECIDE, id=post_id, action=action)
 
 
 async def command(request: Request) -> JSONResponse:
     """POST /api/{undo|unpin|announce|pause|resume|mode|claim|release} and PUT /api/rules."""
-    name = request.path_params.get("command", "rules")
-    if name not in COMMANDS or name == "decide":
+    name = request.path_params.get("command", MessageType.RULES)
+    if name not in COMMANDS or name == MessageType.DECIDE:
         raise HTTPException(404, f"no command {name!r}")
-    if name == "rules":
-        return await _run(request, "rules", rules=await _body(request))
+    if name == MessageType.RULES:
+        return await _run(request, MessageType.RULES, rules=await _body(request))
     return await _run(request, name)
 
 

@@ -248,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
 async def _x_check(settings: Settings) -> int:
     if not settings.x_bearer_token:
         raise SettingsError("X_BEARER_TOKEN: expected the X API bearer token, got nothing")
-    from server.x_ingest import check
-    from server.x_rules import XApiError
+    from server.sources.x.check import check
+    from server.sources.x.rules import XApiError
 
     try:
         result = await check(settings.x_bearer_token, settings.x_api_url)

@@ -14,6 +14,7 @@ from moderation.post import Status
 from moderation.queue import Action
 from moderation.ruleset_config import rules_from_dict, rules_to_dict
 from moderation.wall_state import Mode, make_announcement
+from moderation.wire import MessageType
 from server.metrics import count_decision
 from server.state import Wall
 
@@ -128,9 +129,10 @@ async def put_rules(wall: Wall, moderator: str, message: dict[str, Any]) -> dict
 
 
 COMMANDS: dict[str, Command] = {
-    "decide": decide, "undo": undo, "pin": pin, "unpin": unpin, "announce": announce,
-    "pause": pause, "resume": resume, "mode": mode, "claim": claim, "release": release,
-    "rules": put_rules,
+    MessageType.DECIDE: decide, MessageType.UNDO: undo, MessageType.PIN: pin,
+    MessageType.UNPIN: unpin, MessageType.ANNOUNCE: announce, MessageType.PAUSE: pause,
+    MessageType.RESUME: resume, MessageType.MODE: mode, MessageType.CLAIM: claim,
+    MessageType.RELEASE: release, MessageType.RULES: put_rules,
 }
 
 

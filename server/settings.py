@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     wall_layout: WallLayout = WallLayout.GRID
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
     sources: CommaList | None = None
+    x_stall_timeout: float = Field(default=60.0, gt=20, le=600)
+    x_monthly_read_budget: int | None = Field(default=None, ge=1)
+    x_price_per_read: float = Field(default=0.005, ge=0)
     mastodon_instances: CommaList = Field(default_factory=list)
     mastodon_tokens: str | None = None
     mastodon_poll_seconds: float = Field(default=10.0, ge=2, le=3600)

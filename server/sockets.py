@@ -45,7 +45,7 @@ async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapsho
     latest = await hub.store.last_seq(hub.channel)
     if since is not None and since < 0:
         await client.write(0, encode(protocol.error("expected since to be a whole number",
-                                                    code="bad_since")))
+                                                    code=protocol.ErrorCode.BAD_SINCE)))
     if since is None or since < 0 or since > latest or latest - since > MAX_BACKLOG:
         built = await snapshot()
         resumed_elsewhere = since is not None and since != built.seq
@@ -132,7 +132,8 @@ async def moderator_socket(ws: WebSocket) -> None:
     moderator = moderator_of(ws)
     await ws.accept()
     if moderator is None:
-        refusal = protocol.error("sign in as a moderator first", code="unauthorised")
+        refusal = protocol.error("sign in as a moderator first",
+                                 code=protocol.ErrorCode.UNAUTHORISED)
         await ws.send_text(encode(refusal))
         await ws.close(CLOSE_UNAUTHORISED, "sign in first")
         return
@@ -151,7 +152,7 @@ async def moderator_socket(ws: WebSocket) -> None:
                 reply = protocol.ack(ref, **result)
             except (ModerationError, StoreUnavailable) as exc:
                 # The socket stays open while the store is away; the console sends again.
-                reply = protocol.error(str(exc), ref, code=type(exc).__name__)
+                reply = protocol.error(str(exc), ref, code=protocol.error_code(exc))
         client.reply(encode(reply))
 
     present = presence(ws.app)

@@ -249,3 +249,29 @@ def test_the_same_status_from_two_servers_is_one_post() -> None:
     other = {**status, "id": "1", "url": "https://piaille.fr/@x/1"}
     assert normalise_status(status, "a.example").id == normalise_status(other, "b.example").id
     assert dataclasses.replace(normalise_status(status)).text == normalise_status(other).text
+
+
+async def test_recorded_statuses_replay_through_the_mastodon_normaliser(
+        pipeline: Pipeline, tmp_path: Path) -> None:
+    """A replay file of Mastodon statuses queues the public ones, each once."""
+    import json
+
+    from server.sources.replay import ReplaySource
+
+    statuses = unique_statuses("mastodonpy_real_instances_statuses.jsonl")
+    file = tmp_path / "mastodon.jsonl"
+    file.write_text("\n".join([json.dumps({"hashwall_replay": 1, "network": "mastodon"})]
+                              + [json.dumps(s) for s in statuses]) + "\n", encoding="utf-8")
+    source = ReplaySource(file, pipeline.offer, 0)
+    await source.start()
+    try:
+        await asyncio.wait_for(source.done.wait(), 10)
+        await asyncio.wait_for(pipeline.settled(), 10)
+    finally:
+        await source.stop()
+    posts = [normalise_status(s) for s in statuses if admissible(s)]
+    wanted = {p.referenced.id if p.referenced and p.kind is Kind.RETWEET else p.id
+              for p in posts}  # a boost queues its original
+    queued = {i.post.id for status in Status
+              for i in await pipeline.store.list_items(status, 1000)}
+    assert queued == wanted and len(wanted) < len(statuses) and not source.errors

@@ -186,6 +186,7 @@ class Health:
     last_keep_alive: datetime | None = None
     connects: int = 0
     items_received: int = 0
+    keep_alives: int = 0
     last_error: str | None = None
     retry_in: float | None = None
 
@@ -210,6 +211,7 @@ class Health:
             "last_keep_alive": iso(self.last_keep_alive),
             "reconnects": self.reconnects,
             "items_received": self.items_received,
+            "keep_alives": self.keep_alives,
             "last_error": self.last_error,
             "retry_in": self.retry_in,
         }
@@ -251,6 +253,7 @@ def combined(name: str, parts: dict[str, Health]) -> dict[str, Any]:
         "last_keep_alive": newest([h.last_keep_alive for h in values]),
         "reconnects": sum(h.reconnects for h in values),
         "items_received": sum(h.items_received for h in values),
+        "keep_alives": sum(h.keep_alives for h in values),
         "last_error": errors[-1] if errors else None,
         "retry_in": None,
         "connections": {key: h.to_dict() for key, h in parts.items()},
@@ -516,6 +519,7 @@ class StreamingSource:
                     backoff.reset()
                 if item is KEEP_ALIVE:
                     part.last_keep_alive = moment
+                    part.keep_alives += 1
                 else:
                     part.last_item_at = moment
                     part.items_received += 1

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from moderation.store import Store
 from server.settings import Settings, SettingsError
+from server.sources import mastodon, x
 from server.sources.base import Sink, Source
 
 
@@ -27,29 +28,10 @@ class SourceEntry:
 
 
 def _replay(settings: Settings, sink: Sink, store: Store) -> Source:
-    from server.replay import ReplaySource
+    from server.sources.replay import ReplaySource
 
     assert settings.replay_file is not None
     return ReplaySource(settings.replay_file, sink.offer, settings.replay_speed)
-
-
-def _x(settings: Settings, sink: Sink, store: Store) -> Source:
-    from server.settings import RetweetPolicy
-    from server.x_ingest import XIngester
-
-    assert settings.x_bearer_token
-    return XIngester(settings.x_bearer_token, settings.x_api_url, settings.hashtags,
-                     sink=sink.offer,
-                     exclude_retweets=settings.retweet_policy is RetweetPolicy.DROP)
-
-
-def _mastodon(settings: Settings, sink: Sink, store: Store) -> Source:
-    from server.sources.mastodon.source import MastodonSource
-
-    return MastodonSource(settings.mastodon_instances, settings.hashtags, sink, store,
-                          tokens=settings.mastodon_token_map,
-                          poll_seconds=settings.mastodon_poll_seconds,
-                          allow_unlisted=settings.mastodon_unlisted)
 
 
 def _needs(present: Callable[[Settings], object], text: str) -> Callable[[Settings], str | None]:
@@ -65,12 +47,12 @@ X = SourceEntry(
     "x", lambda s: bool(s.x_bearer_token),
     _needs(lambda s: s.x_bearer_token, "X_BEARER_TOKEN: expected the X API bearer token, "
                                        "got nothing"),
-    _x)
+    x.source)
 MASTODON = SourceEntry(
     "mastodon", lambda s: bool(s.mastodon_instances),
     _needs(lambda s: s.mastodon_instances, "HASHWALL_MASTODON_INSTANCES: expected the base "
                                            "URLs of Mastodon servers, got nothing"),
-    _mastodon)
+    mastodon.source)
 
 # One line per source, in start order.
 ENTRIES: dict[str, SourceEntry] = {entry.name: entry for entry in (

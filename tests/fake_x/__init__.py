@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from moderation.x_normalise import normalise_lookup_page
+from server.sources.x.normalise import normalise_lookup_page
 
 # The bearer token the fake server accepts in the tests.
 TOKEN = "test-bearer-token"

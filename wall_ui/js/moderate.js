@@ -284,7 +284,7 @@ function onShares(message) {
 let retryTimer = null;
 
 function onAnswer(message) {
-  if (message.type === P.ERROR && message.code === "StoreUnavailable"
+  if (message.type === P.ERROR && message.code === P.ErrorCode.STORE_UNAVAILABLE
       && outbox.has((m) => m.ref === message.ref)) {
     if (retryTimer === null) {
       retryTimer = setTimeout(() => { retryTimer = null; outbox.flush(); }, 1000);
@@ -297,7 +297,7 @@ function onAnswer(message) {
   updateBanner();
   if (!sent) return;
   if (message.type === P.ERROR) {
-    say(message.code === "DecisionConflict" ? `Not applied: ${message.message}` : message.message);
+    say(message.code === P.ErrorCode.CONFLICT ? `Not applied: ${message.message}` : message.message);
     renderQueue();
   } else if (sent.type === P.UNDO) {
     say(`Undone: ${message.undone} of ${describe(pending.get(message.id)

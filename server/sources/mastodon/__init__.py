@@ -1,1 +1,18 @@
-"""Follow the event's hashtags on Mastodon servers: streaming, SSE or polling per server."""
+"""Mastodon: follow the event's hashtags on several servers (streaming, SSE or polling per
+server), the status normaliser, and `hashwall mastodon check`."""
+
+from __future__ import annotations
+
+from moderation.store import Store
+from server.settings import Settings
+from server.sources.base import Sink, Source
+
+
+def source(settings: Settings, sink: Sink, store: Store) -> Source:
+    """The Mastodon source the settings ask for (the registry's factory)."""
+    from server.sources.mastodon.source import MastodonSource
+
+    return MastodonSource(settings.mastodon_instances, settings.hashtags, sink, store,
+                          tokens=settings.mastodon_token_map,
+                          poll_seconds=settings.mastodon_poll_seconds,
+                          allow_unlisted=settings.mastodon_unlisted)

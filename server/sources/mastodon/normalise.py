@@ -50,6 +50,13 @@ def normalise_status(status: Any, server: str | None = None) -> Post:
     return _status(status, server, depth=0)
 
 
+def normalise_replayed(status: Any) -> Post | None:
+    """A recorded status as the replay source takes it: None unless public."""
+    if isinstance(status, dict) and not admissible(status):
+        return None
+    return normalise_status(status)
+
+
 def _status(status: Any, server: str | None, depth: int) -> Post:
     if not isinstance(status, dict):
         raise MalformedPayload(f"Expected a Mastodon status (a JSON object), but got "
