@@ -3,144 +3,106 @@
 Mastodon sends `content` as a small HTML subset: `<p>`, `<br>`, `<a>` with
 `class="mention"` or `class="hashtag"`, `<span class="invisible">` around the parts of a
 URL that are not shown, `<span class="ellipsis">` where a long URL is cut, and
-`<p class="quote-inline">` as the fallback text of a quote. The stdlib HTML parser reads
-it; character references are decoded by the parser, never by hand.
+`<p class="quote-inline">` as the fallback text of a quote. A real HTML5 parser (lexbor,
+through selectolax) reads it into a tree and decodes the character references; the tree
+is then walked once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html.parser import HTMLParser
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from moderation.post import Entity
 
 ELLIPSIS = "…"
-_BLOCKS = frozenset({"p", "blockquote", "li", "ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5"})
-# Elements whose content is never text (and that never close in fragments like these).
-_SKIPPED = frozenset({"script", "style", "template"})
+_TEXT = "-text"
+_BLOCKS = frozenset({"p", "blockquote", "li", "ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5",
+                     "h6", "div"})
+# Elements whose content is never shown.
+_SKIPPED = frozenset({"script", "style", "template", "head", "title", "-comment"})
 
 
-@dataclass(slots=True)
-class _Link:
-    start: int
-    part: int  # index in the parts list where the link's text begins
-    href: str | None
-    classes: frozenset[str]
-
-
-class _TextBuilder(HTMLParser):
-    """Collect the visible text and the links of an HTML fragment."""
+class _TextBuilder:
+    """Collect the visible text and the links of a parsed fragment."""
 
     def __init__(self, drop_quote_inline: bool) -> None:
-        super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.length = 0
         self.entities: list[Entity] = []
         self.drop_quote_inline = drop_quote_inline
-        self._hidden_depth = 0  # >0 inside an invisible span or a dropped quote fallback
-        self._stack: list[tuple[str, bool, bool]] = []  # (tag, hides, ellipsis)
-        self._link: _Link | None = None
         self._pending_break = ""
-
-    # -- text ---------------------------------------------------------------------------
+        self._in_link = False
 
     def _emit(self, text: str) -> None:
-        if not text or self._hidden_depth:
+        if not text:
             return
-        if self._pending_break and self.length:
-            self.parts.append(self._pending_break)
-            self.length += len(self._pending_break)
-        self._pending_break = ""
+        if self._pending_break:
+            if self.length:
+                self.parts.append(self._pending_break)
+                self.length += len(self._pending_break)
+            self._pending_break = ""
         self.parts.append(text)
         self.length += len(text)
 
     def _block_break(self, separator: str) -> None:
-        if self.length and not self._hidden_depth:
-            # The longest separator asked for wins: a paragraph after a line break is a
-            # paragraph.
-            if len(separator) > len(self._pending_break):
-                self._pending_break = separator
+        # The longest separator asked for wins: a paragraph after a line break is one.
+        if self.length and len(separator) > len(self._pending_break):
+            self._pending_break = separator
 
-    # -- parser callbacks ---------------------------------------------------------------
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        classes = frozenset((attributes.get("class") or "").split())
-        if tag == "br":
-            if not self._hidden_depth:
+    def walk(self, node: LexborNode) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == _TEXT:
+                self._emit(child.text_content or "")
+                continue
+            if tag == "br":
                 if self._pending_break:
                     self._pending_break += "\n"
                 else:
                     self.parts.append("\n")
                     self.length += 1
-            return
-        if tag in ("img", "hr", "wbr", "input", "meta", "link"):
-            return  # void elements never close
-        hides = (
-            tag in _SKIPPED
-            or "invisible" in classes
-            or (self.drop_quote_inline and "quote-inline" in classes)
-        )
-        if tag in _BLOCKS:
-            self._block_break("\n" if tag == "li" else "\n\n")
-        self._stack.append((tag, hides, "ellipsis" in classes))
-        if hides:
-            self._hidden_depth += 1
-        if tag == "a" and self._link is None and not self._hidden_depth:
-            self._flush_break_for_link()
-            self._link = _Link(self.length, len(self.parts), attributes.get("href"), classes)
+                continue
+            if tag in _SKIPPED:
+                continue
+            classes = (child.attributes.get("class") or "").split()
+            if "invisible" in classes or (self.drop_quote_inline and "quote-inline" in classes):
+                continue
+            block = tag in _BLOCKS
+            if block:
+                self._block_break("\n" if tag == "li" else "\n\n")
+            if tag == "a" and not self._in_link:
+                self._link(child, classes)
+            else:
+                self.walk(child)
+                if "ellipsis" in classes:
+                    self._emit(ELLIPSIS)
+            if block:
+                self._block_break("\n" if tag == "li" else "\n\n")
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "br":
-            return
-        # Close up to the matching open tag; a stray end tag closes nothing.
-        for index in range(len(self._stack) - 1, -1, -1):
-            if self._stack[index][0] == tag:
-                break
-        else:
-            return
-        while len(self._stack) > index:
-            name, hides, ellipsis = self._stack.pop()
-            if ellipsis and not self._hidden_depth:
-                self._emit(ELLIPSIS)
-            if hides:
-                self._hidden_depth -= 1
-            if name == "a":
-                self._close_link()
-            if name in _BLOCKS:
-                self._block_break("\n" if name == "li" else "\n\n")
-
-    def handle_data(self, data: str) -> None:
-        self._emit(data)
-
-    # -- links --------------------------------------------------------------------------
-
-    def _flush_break_for_link(self) -> None:
+    def _link(self, node: LexborNode, classes: list[str]) -> None:
         if self._pending_break and self.length:
             self.parts.append(self._pending_break)
             self.length += len(self._pending_break)
         self._pending_break = ""
-
-    def _close_link(self) -> None:
-        link, self._link = self._link, None
-        if link is None or self.length <= link.start:
+        start, first = self.length, len(self.parts)
+        self._in_link = True
+        try:
+            self.walk(node)
+        finally:
+            self._in_link = False
+        if self.length <= start:
             return
-        text = "".join(self.parts[link.part:])
-        if "hashtag" in link.classes or (text.startswith("#") and "mention" in link.classes):
-            kind = "hashtag"
-        elif "mention" in link.classes or (text.startswith("@") and "u-url" in link.classes):
-            kind = "mention"
+        text = "".join(self.parts[first:])
+        href = node.attributes.get("href")
+        if "hashtag" in classes or (text.startswith("#") and "mention" in classes):
+            self.entities.append(Entity("hashtag", start, self.length, text, url=href))
+        elif "mention" in classes or (text.startswith("@") and "u-url" in classes):
+            self.entities.append(Entity("mention", start, self.length, text, url=href))
         else:
-            kind = "url"
-        if kind == "url":
-            self.entities.append(Entity("url", link.start, self.length, text,
-                                        url=link.href, display=text))
-        else:
-            self.entities.append(Entity(kind, link.start, self.length, text, url=link.href))
+            self.entities.append(Entity("url", start, self.length, text, url=href,
+                                        display=text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +117,9 @@ def html_to_text(content: str, *, drop_quote_inline: bool = False) -> RichText:
     """The visible text of a status's HTML, paragraphs and line breaks kept, with its links
     as hashtag, mention and url entities."""
     builder = _TextBuilder(drop_quote_inline)
-    builder.feed(content)
-    builder.close()
-    while builder._stack:  # unclosed elements: close them so their links are kept
-        builder.handle_endtag(builder._stack[-1][0])
+    body = LexborHTMLParser(content).body
+    if body is not None:
+        builder.walk(body)
     text = "".join(builder.parts)
     trimmed = text.rstrip()
     entities = tuple(
