@@ -113,3 +113,14 @@ async def test_sse_opens_with_the_preamble_and_keeps_alive(
     assert [getattr(i, "text", None) for i in seen[:2]] == [")", "thump"]
     event = next(i for i in seen if isinstance(i, StreamEvent))
     assert event.event == "update" and event.payload["uri"] == PUBLIC[1]["uri"]
+
+
+async def test_websocket_takes_the_token_as_its_subprotocol(
+        fake: tuple[FakeMastodonServer, aiohttp.ClientSession]) -> None:
+    """Browsers cannot set headers: the token may come as Sec-WebSocket-Protocol."""
+    server, http = fake
+    ws = await http.ws_connect(f"{server.base}/api/v1/streaming?stream=hashtag&tag=uemedef14",
+                               protocols=(TOKEN,))
+    assert ws.protocol == TOKEN
+    await server.wait_until(lambda: server.streams_for("uemedef14") == 1, TIMEOUT)
+    await ws.close()

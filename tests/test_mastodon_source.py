@@ -329,3 +329,43 @@ async def test_server_errors_back_off_and_recover(
     assert waits == [5.0, 10.0]
     mastodon.post(PUBLIC[0], TAG)
     await source.wait_for(handed_on(source, mastodon, 1), TIMEOUT)
+
+
+async def test_sse_reads_the_other_hashtags_from_the_timeline(line: Line) -> None:
+    """SSE streams one tag; a status with only the second tag still arrives."""
+    async with FakeMastodonServer(websocket=False, heartbeat=0.05) as server:
+        source = MastodonSource([server.base], [TAG, "#Paroles2CEO"], line.pipeline,
+                                line.store, tokens={server.host: TOKEN}, poll_seconds=0.05)
+        line.sources.append(source)
+        await source.start()
+        await streaming(source, server, "sse")
+        server.post(PUBLIC[0], "#Paroles2CEO")
+        await source.wait_for(handed_on(source, server, 1), TIMEOUT)
+        assert await line.queued() == [uri_id(PUBLIC[0])]
+
+
+async def test_a_forbidden_answer_stops_the_server(line: Line,
+                                                   mastodon: FakeMastodonServer) -> None:
+    """403 on the hashtag timeline stops that server with a clear message."""
+    mastodon.fail_next("/api/v1/timelines/tag/", 403,
+                       {"error": "This action is outside the authorized scopes"})
+    source = line.source([mastodon])
+    await source.start()
+    health = await source.wait_for(lambda h: h["state"] == "failed", TIMEOUT)
+    assert health["last_error"] == (
+        f"{mastodon.host} refused the read token (HTTP 403: This action is outside the "
+        "authorized scopes); check its entry in HASHWALL_MASTODON_TOKENS")
+
+
+async def test_unlisted_statuses_pass_only_when_allowed(line: Line,
+                                                        mastodon: FakeMastodonServer) -> None:
+    """HASHWALL_MASTODON_UNLISTED lets unlisted statuses through; private never."""
+    unlisted = next(s for s in unique_statuses() if s["visibility"] == "unlisted"
+                    and not s.get("reblog") and "brid.gy" not in s["uri"])
+    source = line.source([mastodon], allow_unlisted=True)
+    await source.start()
+    await streaming(source, mastodon, "streaming")
+    mastodon.post(PRIVATE[0], TAG)
+    mastodon.post(unlisted, TAG)
+    await source.wait_for(handed_on(source, mastodon, 1), TIMEOUT)
+    assert await line.queued() == [uri_id(unlisted)]

@@ -109,6 +109,7 @@ class _Server:
     ws: aiohttp.ClientWebSocketResponse | None = None
     sse: aiohttp.ClientResponse | None = None
     local: OrderedDict[str, list[str]] = field(default_factory=OrderedDict)
+    polled_at: float = float("-inf")
 
 
 class MastodonSource(StreamingSource):
@@ -329,8 +330,11 @@ class MastodonSource(StreamingSource):
                 continue
             for item in items:
                 yield KEEP_ALIVE if isinstance(item, Comment) else item
-            if len(self.tags) > 1:
-                # The other tags have no SSE stream: they are read with the first one's.
+            now = asyncio.get_running_loop().time()
+            if len(self.tags) > 1 and now - server.polled_at >= self.poll_seconds:
+                # The other tags have no SSE stream: their timeline is read when the stream
+                # speaks (its heartbeat comes every 15 s), at most once per poll interval.
+                server.polled_at = now
                 for status in await self._fetch_new(server):
                     yield StreamEvent(UPDATE, status)
 
