@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse
 
 from moderation.accounts import check_name, load_accounts, verify
 from server.state import Wall
-from server.throttle import Throttle, throttle_for
+from server.throttle import Throttle
 
 SESSION_KEY = "moderator"
 CSRF_KEY = "csrf"
@@ -88,18 +88,15 @@ def origin_allowed(conn: HTTPConnection) -> bool:
 
 
 def _throttle(request: Request) -> Throttle:
-    throttle: Throttle | None = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        wall: Wall = request.app.state.wall
-        throttle = request.app.state.login_throttle = throttle_for(wall.store)
-    return throttle
+    wall: Wall = request.app.state.wall
+    return wall.login_throttle
 
 
 def _accounts(request: Request, path: Path) -> dict[str, str]:
-    accounts: dict[str, str] | None = getattr(request.app.state, "accounts", None)
-    if accounts is None:
-        accounts = request.app.state.accounts = load_accounts(path)
-    return accounts
+    wall: Wall = request.app.state.wall
+    if wall.accounts is None:
+        wall.accounts = load_accounts(path)
+    return wall.accounts
 
 
 async def _credentials(request: Request) -> tuple[str, str]:

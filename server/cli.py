@@ -125,44 +125,33 @@ def demo_settings(**overrides: Any) -> Settings:
 
 
 async def _ingest(settings: Settings) -> int:
-    from moderation.store import create_store
-    from server.app import sources_for
-    from server.pipeline import pipeline_for
+    from server.sources import registry
+    from server.state import open_wall
 
-    store = create_store(settings.store_url)
-    await store.open()
-    pipeline = pipeline_for(settings, store)
-    await pipeline.start()
-    sources = sources_for(settings, pipeline)
-    if not sources:
+    if not registry.chosen(settings):
         raise SettingsError("nothing to ingest: set X_BEARER_TOKEN, HASHWALL_MASTODON_INSTANCES "
-                            "or HASHWALL_REPLAY_FILE")
+                            "or HASHWALL_REPLAY_FILE, or name sources in HASHWALL_SOURCES")
     stop = asyncio.Event()
     status: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        for source in sources:
-            await source.start()
-        logger.info("ingesting from %s", ", ".join(s.name for s in sources))
-        status = await _ingest_status(settings, store, pipeline, sources)
-        failed = asyncio.create_task(_first_failure(sources))
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        if failed.done():
-            print(f"hashwall: ingest stopped: {failed.result()}", file=sys.stderr)
-            return 1
-        failed.cancel()
-    finally:
-        for source in reversed(sources):
-            await source.stop()
-        await pipeline.stop()
-        if status is not None:
-            status[0].should_exit = True
-            await asyncio.wait({status[1]}, timeout=5)
-        await store.close()
+    async with open_wall(settings, serve=False) as wall:
+        try:
+            logger.info("ingesting from %s", ", ".join(s.name for s in wall.sources))
+            status = await _ingest_status(settings, wall.store, wall.pipeline, wall.sources)
+            failed = asyncio.create_task(_first_failure(wall.sources))
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if failed.done():
+                print(f"hashwall: ingest stopped: {failed.result()}", file=sys.stderr)
+                return 1
+            failed.cancel()
+        finally:
+            if status is not None:
+                status[0].should_exit = True
+                await asyncio.wait({status[1]}, timeout=5)
     return 0
 
 
