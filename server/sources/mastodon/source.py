@@ -254,8 +254,7 @@ class MastodonSource(StreamingSource):
         url = server.streaming_url.replace("https://", "wss://").replace("http://", "ws://")
         ws = await self._http().ws_connect(
             url + "/api/v1/streaming", headers={"Authorization": f"Bearer {server.token}"},
-            heartbeat=WS_HEARTBEAT, timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-            max_msg_size=4 * 1024 * 1024)
+            heartbeat=WS_HEARTBEAT, max_msg_size=4 * 1024 * 1024)
         server.ws = ws
         for tag in self.tags:
             await ws.send_str(subscribe_message(tag))
