@@ -27,6 +27,7 @@ class MessageType(enum.StrEnum):
     QUEUE_SHARES = "queue.shares"
     WALL_MODE = "wall.mode"
     RULES_CHANGED = "rules.changed"
+    SOURCE_NOTICE = "source.notice"
     ACK = "ack"
     ERROR = "error"
     # Server to every socket, every HASHWALL_HEARTBEAT_SECONDS.

@@ -40,4 +40,6 @@ async def console_snapshot(wall: Wall, moderator: str) -> tuple[int, dict[str, A
         rules=rules_to_dict(rules),
         moderator=moderator,
         claim_timeout=wall.settings.claim_timeout,
+        sources={source.name: source.health() for source in wall.sources},
+        notices=wall.notices(),
     )

@@ -9,13 +9,14 @@ import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moderation.queue import MODERATION, PUBLIC
 from moderation.rules import RuleSet
 from moderation.ruleset_config import load_rules_file, seed_rules
 from moderation.store import Store, create_store
 from server.fanout import Hub
+from server.periodic import Periodic
 from server.pipeline import Pipeline
 from server.settings import Settings
 from server.snapshots import PublicSnapshots
@@ -45,6 +46,8 @@ class Wall:
     accounts: dict[str, str] | None = None
     # Open moderator sockets per moderator name, in this process.
     moderators_present: Counter[str] = field(default_factory=Counter)
+    # The sources' watches of this web process (SourceEntry.watch).
+    watches: list[Periodic] = field(default_factory=list)
     # The screens' snapshot, built once per public event.
     snapshots: PublicSnapshots = field(init=False)
     # Failed sign-ins per address and account (shared through Redis).
@@ -55,6 +58,11 @@ class Wall:
 
         self.snapshots = PublicSnapshots(self.store, self.settings.recent_posts)
         self.login_throttle = throttle_for(self.store)
+
+    def notices(self) -> list[dict[str, Any]]:
+        """The `source.notice` messages still in force, for consoles that connect now."""
+        return [notice for watch in self.watches
+                if (notice := getattr(watch, "latest", None)) is not None]
 
 
 @contextlib.asynccontextmanager
@@ -102,6 +110,12 @@ async def open_wall(
             sweeper = ClaimSweeper(opened)
             await sweeper.start()
             opened_so_far.push_async_callback(sweeper.stop)
+            for entry in registry.ENTRIES.values():
+                watch = entry.watch(settings, opened, moderation) if entry.watch else None
+                if watch is not None:
+                    await watch.start()
+                    opened_so_far.push_async_callback(watch.stop)
+                    wall.watches.append(watch)
         if ingest:
             opened_so_far.push_async_callback(_stop_sources, wall)
             for source in registry.sources_for(settings, pipeline, opened):

@@ -17,7 +17,17 @@ from server.sources.x.budget import ReadCounter, Reading, counter_name
 from server.sources.x.source import KEEP_ALIVE_INTERVAL, STALL_TIMEOUT, XSource
 from tests.fake_x import TOKEN, make_item
 from tests.fake_x.server import FakeXServer
-from tests.utils import TIMEOUT, make_settings, run_server, until
+from tests.utils import (
+    TIMEOUT,
+    make_settings,
+    moderator,
+    recv,
+    recv_until,
+    run_server,
+    session_cookie,
+    until,
+    ws_client,
+)
 
 HASHTAGS = ["#uemedef14"]
 SCALE = 0.0001
@@ -100,6 +110,9 @@ async def test_reads_add_up_across_processes_and_months(store_url: str) -> None:
         reading = await one.add()
         assert reading.month == "2026-12" and reading.reads == 1
         assert await store.get_count("x.reads.2026-11") == 7
+        await one.close()
+        await two.close()
+        assert await store.get_count("x.reads.2026-12") == 1
     finally:
         await store.close()
 
@@ -107,30 +120,44 @@ async def test_reads_add_up_across_processes_and_months(store_url: str) -> None:
 async def test_budget_warns_at_80_percent_and_stops_x_at_100(
     fake_x: FakeXServer, store_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """At 80 % moderators are warned; at 100 % the X stream stops cleanly, says why on
-    /healthz and /metrics, and the other sources go on."""
+    """At 80 % the consoles get a warning; at 100 % the X stream stops cleanly, says why on
+    the consoles, /healthz and /metrics, and the other sources go on."""
     replay = tmp_path / "replay.jsonl"
     replay.write_text("")
     settings = make_settings(store_url=store_url, x_bearer_token=TOKEN, x_api_url=fake_x.url,
                              hashtags=HASHTAGS, replay_file=replay, replay_speed=0,
-                             x_monthly_read_budget=5)
+                             x_monthly_read_budget=5, heartbeat_seconds=0.05)
     caplog.set_level(logging.WARNING)
-    async with run_server(settings) as running:
+    async with run_server(settings) as running, moderator(running) as console_http:
         x = next(s for s in running.wall.sources if s.name == "x")
         await until(lambda: x.health()["connected"])
-        for n in range(4):
-            fake_x.push(item(n))
-        await until(lambda: x.health()["read_budget"]["reads"] == 4)
-        assert x.health()["read_budget"]["state"] == "warning"
-        assert any("X read budget warning: 4 of 5" in r.getMessage() for r in caplog.records)
-        fake_x.push(item(4))
-        fake_x.push(item(5))
+        async with ws_client(f"{running.ws_base}/ws/moderate",
+                             additional_headers={"Cookie": session_cookie(console_http)}
+                             ) as console:
+            await recv_until(console, "queue.snapshot")
+            for n in range(4):
+                fake_x.push(item(n))
+            warning = (await recv_until(console, "source.notice"))[-1]
+            assert x.health()["read_budget"]["state"] == "warning"
+            fake_x.push(item(4))
+            fake_x.push(item(5))
+            spent = (await recv_until(console, "source.notice"))[-1]
         await until(lambda: x.health()["state"] == "budget_exhausted")
         await fake_x.wait_until(lambda: fake_x.open_connections == 0)
+        async with ws_client(f"{running.ws_base}/ws/moderate",
+                             additional_headers={"Cookie": session_cookie(console_http)}
+                             ) as late:
+            snapshot = await recv(late)
         async with httpx.AsyncClient(base_url=running.base, timeout=TIMEOUT) as http:
             health = await http.get("/healthz")
             metrics = (await http.get("/metrics")).text
         count = await running.wall.store.get_count(counter_name(datetime.now(UTC)))
+    assert warning["level"] == "warning" and warning["source"] == "x"
+    assert warning["message"].startswith("X read budget warning: 4 of 5 posts read")
+    assert spent["level"] == "error" and spent["read_budget"]["reads"] == 5
+    assert snapshot["notices"] == [spent]
+    assert snapshot["sources"]["x"]["state"] == "budget_exhausted"
+    assert any("X read budget warning: 4 of 5" in r.getMessage() for r in caplog.records)
     body = health.json()
     assert health.status_code == 200 and body["ok"] is True
     stopped = body["sources"]["x"]

@@ -6,59 +6,18 @@ runs. Adding a source is one module plus one line in `ENTRIES`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from moderation.store import Store
 from server.settings import Settings, SettingsError
-from server.sources import mastodon, x
-from server.sources.base import Sink, Source
+from server.sources import mastodon, replay, x
+from server.sources.base import Sink, Source, SourceEntry
 
-
-@dataclass(frozen=True, slots=True)
-class SourceEntry:
-    """One kind of source: its name, whether it is configured, what it lacks, its factory."""
-
-    name: str
-    # Whether its settings are present (it then runs when HASHWALL_SOURCES is unset).
-    configured: Callable[[Settings], bool]
-    # What is missing for it to run, naming the setting ("X_BEARER_TOKEN: ..."), or None.
-    missing: Callable[[Settings], str | None]
-    factory: Callable[[Settings, Sink, Store], Source]
-
-
-def _replay(settings: Settings, sink: Sink, store: Store) -> Source:
-    from server.sources.replay import ReplaySource
-
-    assert settings.replay_file is not None
-    return ReplaySource(settings.replay_file, sink.offer, settings.replay_speed)
-
-
-def _needs(present: Callable[[Settings], object], text: str) -> Callable[[Settings], str | None]:
-    return lambda settings: None if present(settings) else text
-
-
-REPLAY = SourceEntry(
-    "replay", lambda s: s.replay_file is not None,
-    _needs(lambda s: s.replay_file, "HASHWALL_REPLAY_FILE: expected the file to replay, "
-                                    "got nothing"),
-    _replay)
-X = SourceEntry(
-    "x", lambda s: bool(s.x_bearer_token),
-    _needs(lambda s: s.x_bearer_token, "X_BEARER_TOKEN: expected the X API bearer token, "
-                                       "got nothing"),
-    x.source)
-MASTODON = SourceEntry(
-    "mastodon", lambda s: bool(s.mastodon_instances),
-    _needs(lambda s: s.mastodon_instances, "HASHWALL_MASTODON_INSTANCES: expected the base "
-                                           "URLs of Mastodon servers, got nothing"),
-    mastodon.source)
+__all__ = ["ENTRIES", "SourceEntry", "chosen", "register", "sources_for"]
 
 # One line per source, in start order.
 ENTRIES: dict[str, SourceEntry] = {entry.name: entry for entry in (
-    REPLAY,
-    X,
-    MASTODON,
+    replay.ENTRY,
+    x.ENTRY,
+    mastodon.ENTRY,
 )}
 
 

@@ -19,7 +19,9 @@ from typing import Any
 from moderation import jsoncodec
 from moderation.exceptions import MalformedPayload
 from moderation.post import Post
-from server.sources.base import FAILED, Health, now_utc
+from moderation.store import Store
+from server.settings import Settings
+from server.sources.base import FAILED, Health, Sink, Source, SourceEntry, now_utc
 
 logger = logging.getLogger(__name__)
 
@@ -164,3 +166,15 @@ class ReplaySource:
         self.status.state = "finished"
         self.status.connected_since = None
         self.done.set()
+
+
+def _source(settings: Settings, sink: Sink, store: Store) -> Source:
+    assert settings.replay_file is not None
+    return ReplaySource(settings.replay_file, sink.offer, settings.replay_speed)
+
+
+ENTRY = SourceEntry(
+    "replay", lambda settings: settings.replay_file is not None,
+    lambda settings: None if settings.replay_file is not None
+    else "HASHWALL_REPLAY_FILE: expected the file to replay, got nothing",
+    _source)

@@ -29,6 +29,7 @@ export const RULES_CHANGED = "rules.changed";
 export const POST_SHARES = "post.shares";
 export const QUEUE_SHARES = "queue.shares";
 export const HEARTBEAT = "heartbeat";
+export const SOURCE_NOTICE = "source.notice";
 
 // The `code` of an `error` message (moderation/wire.py ErrorCode).
 export const ErrorCode = Object.freeze({

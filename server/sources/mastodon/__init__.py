@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from moderation.store import Store
 from server.settings import Settings
-from server.sources.base import Sink, Source
+from server.sources.base import Sink, Source, SourceEntry
 
 
 def source(settings: Settings, sink: Sink, store: Store) -> Source:
@@ -16,3 +16,10 @@ def source(settings: Settings, sink: Sink, store: Store) -> Source:
                           tokens=settings.mastodon_token_map,
                           poll_seconds=settings.mastodon_poll_seconds,
                           allow_unlisted=settings.mastodon_unlisted)
+
+
+ENTRY = SourceEntry(
+    "mastodon", lambda settings: bool(settings.mastodon_instances),
+    lambda settings: None if settings.mastodon_instances
+    else "HASHWALL_MASTODON_INSTANCES: expected the base URLs of Mastodon servers, got nothing",
+    source)

@@ -9,8 +9,10 @@ from urllib.parse import quote
 
 import aiohttp
 
-from server.sources.base import HTTP, NETWORK, RATE_LIMITED, Fatal, Retry, now_utc
+from server.sources.backoff import HTTP, NETWORK, RATE_LIMITED
+from server.sources.health import now_utc
 from server.sources.mastodon.protocol import retry_after
+from server.sources.streaming import Fatal, Retry
 
 logger = logging.getLogger(__name__)
 

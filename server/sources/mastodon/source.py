@@ -16,18 +16,10 @@ import aiohttp
 
 from moderation.exceptions import MalformedPayload
 from moderation.store import Store
-from server.sources.base import (
-    KEEP_ALIVE,
-    BackoffPolicy,
-    Health,
-    Retry,
-    Sink,
-    Sleep,
-    SourceCursor,
-    SourceError,
-    StreamingSource,
-    combined,
-)
+from server.sources.backoff import BackoffPolicy
+from server.sources.base import Sink
+from server.sources.cursor import SourceCursor
+from server.sources.health import Health, combined
 from server.sources.mastodon.config import host_of
 from server.sources.mastodon.normalise import admissible, normalise_status
 from server.sources.mastodon.protocol import (
@@ -50,6 +42,7 @@ from server.sources.mastodon.rest import (
     network_error,
     tag_timeline_request,
 )
+from server.sources.streaming import KEEP_ALIVE, Retry, Sleep, SourceError, StreamingSource
 
 logger = logging.getLogger(__name__)
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -84,6 +86,7 @@ class ReadCounter:
         self._stored = 0  # the store's total when last read or written
         self._unsaved = 0
         self._saved_at = monotonic()
+        self._later: asyncio.Task[None] | None = None
 
     def reading(self) -> Reading:
         """This month's figures as this process knows them."""
@@ -106,7 +109,26 @@ class ReadCounter:
                or self.reading().state == EXHAUSTED)
         if due:
             await self.flush()
+        elif self._later is None or self._later.done():
+            # Written within `interval` even when no other post follows.
+            self._later = asyncio.create_task(self._flush_later(), name="x-reads-flush")
         return self.reading()
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.interval)
+        try:
+            await self.flush()
+        except Exception:
+            logger.exception("could not write the X reads counted to the store")
+
+    async def close(self) -> None:
+        """Write what is unsaved and stop the delayed write."""
+        later, self._later = self._later, None
+        if later is not None:
+            later.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await later
+        await self.flush()
 
     async def flush(self) -> None:
         """Write what was counted and not written yet."""

@@ -176,7 +176,7 @@ class XSource(StreamingSource):
         await super().stop()
         await self._stream.close()
         try:
-            await self.reads.flush()
+            await self.reads.close()
         except Exception:
             logger.exception("could not write the X reads counted to the store")
 
