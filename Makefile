@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint pytest bench clean
+.PHONY: install demo serve test lint pytest bench clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ pytest: install
 	$(BIN)/python -m pytest
 
 test: lint pytest
+
+# Screenshots of every page at every size, into docs/screenshots/ (shown in the README).
+screenshots: install
+	$(BIN)/python -m tests.screenshots
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -32,6 +32,8 @@ class MessageType(enum.StrEnum):
     ERROR = "error"
     # Server to every socket, every HASHWALL_HEARTBEAT_SECONDS.
     HEARTBEAT = "heartbeat"
+    # Server to every socket when a moderator switches the screens' theme (not stored).
+    WALL_THEME = "wall.theme"
     # Moderators to server (/ws/moderate); answered by `ack` or `error`.
     DECIDE = "decide"
     UNDO = "undo"
@@ -44,6 +46,7 @@ class MessageType(enum.StrEnum):
     CLAIM = "claim"
     RELEASE = "release"
     RULES = "rules"
+    THEME = "theme"
 
 
 class ErrorCode(enum.StrEnum):

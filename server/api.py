@@ -60,8 +60,21 @@ async def list_posts(request: Request) -> JSONResponse:
         return JSONResponse({"seq": snap.seq, "posts": [p.to_dict() for p in snap.posts],
                              "shares": snap.shares})
     require_moderator(request)
-    items = await wall.store.list_items(status, limit)
-    return JSONResponse({"items": [item.to_dict() for item in items]})
+    after = request.query_params.get("after")
+    if after is not None and status is not Status.PENDING:
+        raise HTTPException(400, f"expected after= with status=pending only, got {status}")
+    if after is not None:
+        try:
+            items = await wall.store.pending_after(after, limit)
+        except UnknownPost as exc:
+            raise HTTPException(400, f"expected after= to name a queued post: {exc}") from None
+    else:
+        items = await wall.store.list_items(status, limit)
+    body: dict[str, Any] = {"items": [item.to_dict() for item in items]}
+    if status is Status.PENDING:
+        # The cursor of the next page; null once this page is the end of the queue.
+        body["next"] = items[-1].post.id if len(items) == limit else None
+    return JSONResponse(body)
 
 
 async def _body(request: Request) -> dict[str, Any]:

@@ -117,6 +117,7 @@ def demo_settings(**overrides: Any) -> Settings:
         "blocked_words": config["blocked_words"],
         "event_title": config["event"]["title"],
         "hashtags": config["event"]["hashtags"],
+        "demo_photos": True,
     }
     if "HASHWALL_STORE_URL" not in os.environ:
         values["store_url"] = DEMO_STORE_URL

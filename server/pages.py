@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import branding, service_worker
+from server import branding, demo_photos, service_worker, theme
 from server.settings import Settings
 from wall_ui import STATIC_DIR
 
@@ -71,8 +71,9 @@ def _branded_page(filename: str) -> Route:
 
 async def config(request: Request) -> JSONResponse:
     """GET /api/config: the branding every page applies (public)."""
-    return JSONResponse(branding.page_config(_settings(request)),
-                        headers={"cache-control": "no-cache"})
+    config = branding.page_config(_settings(request))
+    config["theme"] = await theme.current(request.app.state.wall)
+    return JSONResponse(config, headers={"cache-control": "no-cache"})
 
 
 async def qr_code(request: Request) -> Response:
@@ -89,6 +90,7 @@ def routes() -> list[Route | Mount]:
         _page("moderate.html"),
         Route("/api/config", config),
         Route("/api/qr.svg", qr_code),
+        demo_photos.route(),
         service_worker.route(),
         # Compressed: phones on a slow venue network load the scripts in a few kilobytes.
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1000),

@@ -31,13 +31,14 @@ def encode(message: dict[str, Any]) -> str:
 
 
 def snapshot(seq: int, posts: list[Post], reset: bool = False, pinned: Post | None = None,
-             paused: bool = False, shares: dict[str, int] | None = None) -> dict[str, Any]:
-    """The approved posts a screen starts from, newest first, as of event `seq`, with the
-    pinned post (or null), whether moderators paused the wall and the share counts."""
+             paused: bool = False, shares: dict[str, int] | None = None,
+             epoch: str | None = None) -> dict[str, Any]:
+    """The approved posts a screen starts from, newest first, as of event `seq` of `epoch`,
+    with the pinned post (or null), whether moderators paused the wall and the share counts."""
     return {"type": MessageType.SNAPSHOT, "seq": seq, "reset": reset,
             "posts": [p.to_dict() for p in posts],
             "pinned": pinned.to_dict() if pinned else None, "paused": paused,
-            "shares": shares or {}}
+            "shares": shares or {}, "epoch": epoch}
 
 
 def queue_snapshot(seq: int, pending: list[QueueItem], counts: dict[str, int],

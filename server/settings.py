@@ -29,11 +29,29 @@ class RetweetPolicy(enum.StrEnum):
     DROP = "drop"
 
 
+class Theme(enum.StrEnum):
+    """The pages' built-in colour themes: the branding's dark one, light, high contrast."""
+
+    DARK = "dark"
+    LIGHT = "light"
+    HIGH_CONTRAST = "high-contrast"
+
+
+class AnnouncementStyle(enum.StrEnum):
+    """How the wall shows the organiser's announcements: a banner, or a scrolling ticker."""
+
+    BANNER = "banner"
+    TICKER = "ticker"
+
+
 class WallLayout(enum.StrEnum):
-    """How the wall arranges posts: a grid of cards, or one post at a time."""
+    """How the wall arranges posts: a grid of cards, one post at a time, a photo-first
+    mosaic, or the mosaic when the recent posts carry photos and the grid otherwise."""
 
     GRID = "grid"
     SPOTLIGHT = "spotlight"
+    MOSAIC = "mosaic"
+    AUTO = "auto"
 
 
 class SettingsError(Exception):
@@ -86,8 +104,11 @@ class Settings(BaseSettings):
     color_accent: str = "#7cc7ff"
     color_card: str = "#1b2233"
     font_family: str = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif'
-    wall_layout: WallLayout = WallLayout.GRID
+    wall_layout: WallLayout = WallLayout.AUTO
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
+    demo_photos: bool = False
+    announcement_style: AnnouncementStyle = AnnouncementStyle.BANNER
+    theme: Theme = Theme.DARK
     sources: CommaList | None = None
     x_stall_timeout: float = Field(default=60.0, gt=20, le=600)
     x_monthly_read_budget: int | None = Field(default=None, ge=1)

@@ -40,21 +40,30 @@ def _since(ws: WebSocket) -> int | None:
     return int(value) if value.isdigit() else -1
 
 
-async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapshot) -> None:
-    """Bring a new client up to date: what it missed since `since`, or a fresh snapshot."""
+def _epoch(ws: WebSocket) -> str | None:
+    return ws.query_params.get("epoch") or None
+
+
+async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapshot,
+                  epoch: str | None = None) -> None:
+    """Bring a new client up to date: what it missed since `since` (of `epoch`, when the
+    client says), or a fresh snapshot."""
     latest = await hub.store.last_seq(hub.channel)
     if since is not None and since < 0:
         await client.write(0, encode(protocol.error("expected since to be a whole number",
                                                     code=protocol.ErrorCode.BAD_SINCE)))
-    if since is None or since < 0 or since > latest or latest - since > MAX_BACKLOG:
+    # A `since` of another epoch numbers another log (a replaced store): it means nothing here.
+    elsewhere = epoch is not None and epoch != await hub.store.epoch()
+    if (since is None or since < 0 or since > latest or latest - since > MAX_BACKLOG
+            or elsewhere):
         built = await snapshot()
-        resumed_elsewhere = since is not None and since != built.seq
+        resumed_elsewhere = since is not None and (since != built.seq or elsewhere)
         await client.write(0, built.reset() if resumed_elsewhere else built.text)
         client.last_seq = built.seq
         return
     client.last_seq = since
     after = since
-    while events := await hub.store.events_after(hub.channel, after):
+    while events := await hub.store.replay(hub.channel, after):
         for event in events:
             await client.write(event.seq, encode(event.message()))
         after = events[-1].seq
@@ -62,6 +71,7 @@ async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapsho
 
 async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
                  on_message: OnMessage | None = None) -> None:
+    epoch = _epoch(ws)
     tasks: list[asyncio.Task[None]] = []
 
     async def close(code: int, reason: str) -> None:
@@ -75,7 +85,7 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
     client = hub.client(ws.send_text, close, name=peer, frames=frames)
     detached = False
     try:
-        await _resume(client, hub, since, snapshot)
+        await _resume(client, hub, since, snapshot, epoch)
         if frames is not None and on_message is None:
             # A screen only listens: the hub keeps its socket, without a task or a handler.
             hub.detach(client)
@@ -139,8 +149,10 @@ async def moderator_socket(ws: WebSocket) -> None:
         return
 
     async def snapshot() -> Built:
+        epoch = await wall.store.epoch()
         seq, message = await console_snapshot(wall, moderator)
-        return Built(seq, message, encode(message))
+        message = {**message, "epoch": epoch}
+        return Built(seq, message, encode(message), epoch)
 
     async def on_message(client: Client, message: Any) -> None:
         ref = message.get("ref") if isinstance(message, dict) else None

@@ -30,6 +30,8 @@ export const POST_SHARES = "post.shares";
 export const QUEUE_SHARES = "queue.shares";
 export const HEARTBEAT = "heartbeat";
 export const SOURCE_NOTICE = "source.notice";
+export const WALL_THEME = "wall.theme";
+export const THEME = "theme";
 
 // The `code` of an `error` message (moderation/wire.py ErrorCode).
 export const ErrorCode = Object.freeze({
