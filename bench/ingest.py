@@ -3,6 +3,7 @@
 Run in its own process, pinned to the server core, once per source:
   python -m bench.ingest replay --file ITEMS.jsonl --store URL
   python -m bench.ingest x --file ITEMS.jsonl --store URL --api-url URL
+  python -m bench.ingest mastodon --file STATUSES.jsonl --store URL
 It prints one JSON line: items read, posts queued, seconds taken (until the last post is
 in the store) and the writes to the store they took.
 """
@@ -65,15 +66,38 @@ async def from_x(expected: int, store_url: str, api_url: str) -> dict[str, Any]:
                 "batches": pipeline.batches}
 
 
+async def from_mastodon(lines: list[str], store_url: str) -> dict[str, Any]:
+    """Mastodon statuses (as a stream's `update` payloads) through the visibility policy,
+    the normaliser, the rules and the queue; time until the last one is in the store."""
+    from server.sources.mastodon.normalise import admissible, normalise_status
+
+    settings = _settings(store_url, sources="")
+    started = time.perf_counter()
+    async with open_wall(settings, serve=False) as wall:
+        for line in lines:
+            status = json.loads(line)
+            if admissible(status):
+                await wall.pipeline.offer(normalise_status(status, "mastodon.social"))
+        await asyncio.wait_for(wall.pipeline.settled(), TIMEOUT)
+        seconds = time.perf_counter() - started
+        queued = sum([await wall.store.count(status) for status in Status])
+        return {"items": len(lines), "queued": queued, "seconds": seconds, "errors": 0,
+                "batches": wall.pipeline.batches}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("source", choices=["replay", "x"])
+    parser.add_argument("source", choices=["replay", "x", "mastodon"])
     parser.add_argument("--file", type=Path, required=True)
     parser.add_argument("--store", required=True)
     parser.add_argument("--api-url", default="")
     args = parser.parse_args()
     if args.source == "replay":
         result = asyncio.run(from_replay(args.file, args.store))
+    elif args.source == "mastodon":
+        lines = [line for line in args.file.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+        result = asyncio.run(from_mastodon(lines, args.store))
     else:
         lines = args.file.read_text(encoding="utf-8").splitlines()
         expected = sum(1 for line in lines if line.strip())

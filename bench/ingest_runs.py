@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from bench import posts
+from bench import mastodon_statuses, posts
 from bench.procstat import child_setup, pin
 from bench.targets import ROOT, clean_env
 
@@ -71,6 +71,8 @@ async def ingest_rates(folder: Path, items: int, runs: int, server_core: int | N
     """Posts per second from a replay file and from fake X, into SQLite and Redis (when given)."""
     file = folder / "ingest.jsonl"
     posts.write_replay(file, posts.stream_items(items))
+    statuses = folder / "mastodon.jsonl"
+    mastodon_statuses.write(statuses, items)
     results: dict[str, list[dict[str, Any]]] = {}
     for n in range(runs):
         sqlite = f"sqlite:///{folder / f'ingest-{n}.sqlite3'}"
@@ -89,6 +91,15 @@ async def ingest_rates(folder: Path, items: int, runs: int, server_core: int | N
                 redis.Redis.from_url(redis_url).flushall()
                 results.setdefault("x-redis", []).append(
                     await _from_fake_x(file, redis_url, server_core, load_core))
+        sqlite = f"sqlite:///{folder / f'ingest-mastodon-{n}.sqlite3'}"
+        results.setdefault("mastodon-sqlite", []).append(
+            await _ingest(["mastodon", "--file", str(statuses), "--store", sqlite],
+                          server_core))
+        if redis_url is not None:
+            redis.Redis.from_url(redis_url).flushall()
+            results.setdefault("mastodon-redis", []).append(
+                await _ingest(["mastodon", "--file", str(statuses), "--store", redis_url],
+                              server_core))
     if not fake_x_available():
         logger.warning("the fake X server or the X ingester is missing: replay file only")
     for source, rows in results.items():

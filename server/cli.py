@@ -157,8 +157,8 @@ async def _ingest(settings: Settings) -> int:
     from server.state import open_wall
 
     if not registry.chosen(settings):
-        raise SettingsError("nothing to ingest: set X_BEARER_TOKEN or HASHWALL_REPLAY_FILE, "
-                            "or name sources in HASHWALL_SOURCES")
+        raise SettingsError("nothing to ingest: set X_BEARER_TOKEN, HASHWALL_MASTODON_INSTANCES "
+                            "or HASHWALL_REPLAY_FILE, or name sources in HASHWALL_SOURCES")
     stop = asyncio.Event()
     status: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     loop = asyncio.get_running_loop()
@@ -232,6 +232,10 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="read Jetstream for a few seconds and one profile from the AppView")
     bluesky_check.add_argument("--seconds", type=float, default=5.0,
                                help="how long to count matching events (default 5)")
+    mastodon = commands.add_parser("mastodon", help="Mastodon tools")
+    mastodon_commands = mastodon.add_subparsers(dest="mastodon_command", required=True)
+    mastodon_commands.add_parser("check", help="check each server, its token, the hashtag "
+                                               "timeline and the streaming URL")
     return parser
 
 
@@ -259,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             from server.sources.bluesky.config import config_from_settings
 
             return asyncio.run(check(config_from_settings(load_settings()), args.seconds, print))
+        elif args.command == "mastodon":
+            return asyncio.run(_mastodon_check(load_settings()))
     except (SettingsError, StoreError) as exc:
         print(f"hashwall: {exc}", file=sys.stderr)
         return 2
@@ -283,6 +289,18 @@ async def _x_check(settings: Settings) -> int:
         return 1
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
+
+
+async def _mastodon_check(settings: Settings) -> int:
+    if not settings.mastodon_instances:
+        raise SettingsError("HASHWALL_MASTODON_INSTANCES: expected the base URLs of Mastodon "
+                            "servers, got nothing")
+    from server.sources.mastodon.check import check
+
+    reports = await check(settings.mastodon_instances, settings.mastodon_token_map,
+                          settings.hashtags)
+    print(json.dumps(reports, indent=2, ensure_ascii=False))
+    return 0 if all(report["ok"] for report in reports) else 1
 
 
 if __name__ == "__main__":

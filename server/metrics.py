@@ -62,6 +62,12 @@ def source_readings(sources: Sequence[Source]) -> list[Metric]:
     last_item = GaugeMetricFamily("hashwall_source_last_item_timestamp_seconds",
                                   "When the source last received an item (Unix time)",
                                   labels=["source"])
+    modes = GaugeMetricFamily("hashwall_source_mode",
+                              "1 for how each connection reads: streaming, sse or polling",
+                              labels=["source", "connection", "mode"])
+    errors = CounterMetricFamily("hashwall_source_errors",
+                                 "Errors each connection of the source met",
+                                 labels=["source", "connection"])
     own: dict[str, GaugeMetricFamily] = {}
     for source in sources:
         health = source.health()
@@ -73,6 +79,10 @@ def source_readings(sources: Sequence[Source]) -> list[Metric]:
         items.add_metric([name], float(health.get("items_received", 0) or 0))
         for key, part in parts.items():
             reconnects.add_metric([name, key], float(part.get("reconnects", 0) or 0))
+            if isinstance(part.get("mode"), str):  # how a connection reads (Mastodon)
+                modes.add_metric([name, key, part["mode"]], 1)
+            if isinstance(part.get("errors"), int):
+                errors.add_metric([name, key], float(part["errors"]))
         if health.get("last_item_at"):
             last_item.add_metric([name], datetime.fromisoformat(health["last_item_at"])
                                  .timestamp())
@@ -82,7 +92,7 @@ def source_readings(sources: Sequence[Source]) -> list[Metric]:
                     f"hashwall_source_{metric}", f"The source's {metric.replace('_', ' ')}",
                     labels=["source"]))
                 family.add_metric([name], float(value))
-    return [up, state, connected, items, reconnects, last_item, *own.values()]
+    return [up, state, connected, items, reconnects, last_item, modes, errors, *own.values()]
 
 
 async def readings(store: Store, pipeline: Pipeline, hubs: Sequence[Hub],

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     bluesky_compress: bool = True
     bluesky_zstd_dictionary: Path | None = None
     bluesky_profile_wait: float = Field(default=10.0, ge=0, le=120)
+    mastodon_instances: CommaList = Field(default_factory=list)
+    mastodon_tokens: str | None = None
+    mastodon_poll_seconds: float = Field(default=10.0, ge=2, le=3600)
+    mastodon_unlisted: bool = False
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod
@@ -299,6 +303,28 @@ class Settings(BaseSettings):
             except DictionaryError as exc:
                 raise ValueError(str(exc)) from None
         return value
+    @field_validator("mastodon_instances", mode="before")
+    @classmethod
+    def _mastodon_instances(cls, value: Any) -> Any:
+        from server.sources.mastodon.config import parse_instances
+
+        return parse_instances(_split_list(value)) if value is not None else value
+
+    @field_validator("mastodon_tokens")
+    @classmethod
+    def _mastodon_tokens(cls, value: str | None) -> str | None:
+        from server.sources.mastodon.config import parse_tokens
+
+        if value:
+            parse_tokens(value)
+        return value or None
+
+    @property
+    def mastodon_token_map(self) -> dict[str, str]:
+        """Read tokens by server host, from `mastodon_tokens` (pairs, or a file of them)."""
+        from server.sources.mastodon.config import parse_tokens
+
+        return parse_tokens(self.mastodon_tokens) if self.mastodon_tokens else {}
 
     @property
     def ingest_status_address(self) -> tuple[str, int] | None:

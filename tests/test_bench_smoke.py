@@ -40,6 +40,9 @@ def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     # Timed until every post is in the store: the queue holds them all when the run ends.
     queued = ingest["replay-sqlite"][0]["queued"]
     assert queued > 100
+    # The recorded Mastodon statuses, 200 copies: the public ones are queued, the rest not.
+    assert ingest["mastodon-sqlite"][0]["items"] == 200
+    assert 150 < ingest["mastodon-sqlite"][0]["queued"] < 200
     if "x-sqlite" in ingest:
         assert ingest["x-sqlite"][0]["items"] == 200
         assert ingest["x-sqlite"][0]["queued"] == queued

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from moderation.store import Store
 from server.settings import Settings, SettingsError
-from server.sources import bluesky, onsite, replay, x
+from server.sources import bluesky, mastodon, onsite, replay, x
 from server.sources.base import Sink, Source, SourceEntry
 
 __all__ = ["ENTRIES", "SourceEntry", "chosen", "register", "sources_for"]
@@ -19,6 +19,7 @@ ENTRIES: dict[str, SourceEntry] = {entry.name: entry for entry in (
     x.ENTRY,
     bluesky.ENTRY,
     onsite.ENTRY,
+    mastodon.ENTRY,
 )}
 
 

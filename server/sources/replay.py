@@ -36,6 +36,7 @@ Normaliser = Callable[[Any], Post | None]
 NORMALISERS: dict[str, str] = {
     "x": "server.sources.x.normalise:normalise_stream_item",
     "bluesky": "server.sources.bluesky.normalise:normalise_stream_item",
+    "mastodon": "server.sources.mastodon.normalise:normalise_replayed",
 }
 
 

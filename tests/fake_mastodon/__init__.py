@@ -1,0 +1,1 @@
+"""A faithful fake Mastodon server (REST, SSE and websocket streaming) and its recordings."""
