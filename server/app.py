@@ -57,7 +57,7 @@ def create_app(
         Route("/healthz", api.healthz),
         Route("/metrics", metrics.endpoint),
         Route("/api/posts", api.list_posts),
-        Route("/api/posts/{post_id}/{action}", api.decide, methods=["POST"]),
+        Route("/api/posts/{post_id:path}/{action}", api.decide, methods=["POST"]),
         Route("/api/login", auth.login, methods=["POST"]),
         Route("/api/logout", auth.logout, methods=["POST"]),
         Route("/api/me", auth.whoami),
