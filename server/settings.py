@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from moderation import hashtags
 from server import branding
 
 DEFAULT_STORE_URL = "sqlite:///hashwall.sqlite3"
@@ -100,8 +101,9 @@ class Settings(BaseSettings):
         tags = []
         for tag in value:
             tag = tag if tag.startswith("#") else f"#{tag}"
-            if len(tag) < 2 or any(ch.isspace() for ch in tag):
-                raise ValueError(f"expected hashtags like '#uemedef14', got {tag!r}")
+            why = hashtags.problem(tag)
+            if why is not None:
+                raise ValueError(f"expected hashtags like '#uemedef14', got {tag!r}: {why}")
             tags.append(tag)
         return tags
 
