@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -16,6 +17,9 @@ from server import commands
 from server.auth import require_change, require_moderator
 from server.commands import COMMANDS
 from server.state import Wall
+
+# ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 def _wall(request: Request) -> Wall:
@@ -34,7 +38,7 @@ def _status(value: str) -> Status:
 def _limit(value: str | None, default: int = 50, most: int = 500) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= most:
+    if not DIGITS.fullmatch(value) or not 1 <= int(value) <= most:
         raise HTTPException(400, f"expected limit to be a whole number from 1 to {most}")
     return int(value)
 
@@ -68,7 +72,7 @@ async def _body(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise HTTPException(400, "expected a JSON object or an empty body") from None
     if not isinstance(body, dict):
         raise HTTPException(400, "expected a JSON object or an empty body")
@@ -104,6 +108,7 @@ async def command(request: Request) -> JSONResponse:
     if name not in COMMANDS or name == "decide":
         raise HTTPException(404, f"no command {name!r}")
     if name == "rules":
+        require_change(request)  # before the body is read: strangers' bodies are not parsed
         return await _run(request, "rules", rules=await _body(request))
     return await _run(request, name)
 

@@ -21,6 +21,7 @@ from server import api, auth, export, metrics, pages, sockets
 from server.claim_sweeper import ClaimSweeper
 from server.fanout import Hub
 from server.heartbeat import Heartbeat
+from server.limits import BodyLimit
 from server.pipeline import Pipeline, pipeline_for
 from server.settings import Settings
 from server.state import Source, Wall
@@ -30,7 +31,10 @@ logger = logging.getLogger(__name__)
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    body: dict[str, object] = {"error": exc.detail}
+    if isinstance(exc, auth.Throttled):
+        body["retry_after"] = exc.retry_after
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -122,6 +126,7 @@ def create_app(
     https = settings.public_url.startswith("https://")
     middleware = [
         Middleware(pages.SecurityHeaders, settings=settings),
+        Middleware(BodyLimit, limit=settings.max_body_bytes),
         Middleware(SessionMiddleware, secret_key=secret_key, session_cookie="hashwall_session",
                    same_site="strict", https_only=https),
     ]

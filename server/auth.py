@@ -2,8 +2,9 @@
 
 - Sign-in: with an accounts file (`HASHWALL_ACCOUNTS_FILE`, argon2 hashes) each moderator
   has a name and a password; without one, any name with the shared password.
-- Throttle: 5 failed sign-ins per 15 minutes per client address and per account name;
-  then 429 with `Retry-After`, even for the right password. On Redis every web process
+- Throttle: 5 failed sign-ins per 15 minutes per client address (IPv6 by /64) and per
+  (address, account name); then 429 with `Retry-After` and `retry_after` (seconds) in the
+  JSON body. Failures from other addresses never refuse a right password. On Redis every web process
   counts in Redis; a Redis out of reach refuses the sign-in (503) rather than skip the count.
 - Session: a signed cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS) whose content
   (a new session id and CSRF token) is replaced at every sign-in.
@@ -29,7 +30,7 @@ from starlette.responses import JSONResponse
 
 from moderation.accounts import check_name, load_accounts, verify
 from server.state import Wall
-from server.throttle import Throttle, throttle_for
+from server.throttle import Throttle, address_key, throttle_for
 
 SESSION_KEY = "moderator"
 CSRF_KEY = "csrf"
@@ -71,7 +72,11 @@ def _loopback_alias(origin: str, public: str) -> bool:
     host_a = (a.hostname or "").lower()
     host_b = (b.hostname or "").lower()
     names = {h if ":" not in h else f"[{h}]" for h in (host_a, host_b)}
-    return a.scheme == b.scheme and a.port == b.port and names <= LOOPBACK_NAMES
+    try:
+        same_port = a.port == b.port
+    except ValueError:  # a port that is not a number, or out of range
+        return False
+    return a.scheme == b.scheme and same_port and names <= LOOPBACK_NAMES
 
 
 def same_site(origin: str, public: str) -> bool:
@@ -106,7 +111,7 @@ async def _credentials(request: Request) -> tuple[str, str]:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise HTTPException(400, "expected a JSON object with a password") from None
     else:
         body = dict(await request.form())
@@ -129,26 +134,44 @@ async def _check(request: Request, wall: Wall, name: str, password: str) -> str 
     return None
 
 
+class Throttled(HTTPException):
+    """429 with the wait in seconds, answered as `retry_after` and as Retry-After."""
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = math.ceil(wait)
+        minutes = math.ceil(wait / 60)
+        super().__init__(429, f"too many failed sign-ins; try again in {minutes} min",
+                         headers={"Retry-After": str(self.retry_after)})
+
+
+def _too_many(wait: float) -> HTTPException:
+    return Throttled(wait)
+
+
 async def login(request: Request) -> JSONResponse:
     """Sign a moderator in; rotate the session and its CSRF token."""
     wall: Wall = request.app.state.wall
-    name, password = await _credentials(request)
     throttle = _throttle(request)
-    address = f"ip:{request.client.host if request.client else '?'}"
-    account = f"account:{name.casefold()}"
+    address = address_key(request.client.host if request.client else None)
+    # Before the body is read: an address that keeps failing is not even parsed.
+    wait = await throttle.retry_after(address)
+    if wait > 0:
+        raise _too_many(wait)
+    name, password = await _credentials(request)
+    # Failures count per address and per (address, account): guesses from elsewhere never
+    # lock a moderator out, and one address cannot spread its guesses over many accounts.
+    pair = f"{address}|account:{name.casefold()}"
     # Counted as a failure before the check, taken back on success: a burst of guesses
     # sent at once gets no more tries than guesses sent one after the other.
-    wait, mark = await throttle.attempt(address, account)
+    wait, mark = await throttle.attempt(address, pair)
     if wait > 0:
-        minutes = math.ceil(wait / 60)
-        raise HTTPException(429, f"too many failed sign-ins; try again in {minutes} min",
-                            headers={"Retry-After": str(math.ceil(wait))})
+        raise _too_many(wait)
     signed_in = await _check(request, wall, name, password)
     if signed_in is None:
         accounts = wall.settings.accounts_file is not None
         raise HTTPException(401, "wrong name or password" if accounts else "wrong password")
     await throttle.cancel(mark, address)
-    await throttle.forget(account)
+    await throttle.forget(pair)
     request.session.clear()
     csrf = secrets.token_urlsafe(32)
     request.session.update({SESSION_KEY: signed_in, CSRF_KEY: csrf,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
     font_family: str = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif'
     wall_layout: WallLayout = WallLayout.GRID
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
+    forwarded_allow_ips: CommaList = Field(default_factory=list)
+    max_connections: int = Field(default=4000, ge=10, le=1_000_000)
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod
@@ -106,6 +111,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected hashtags like '#uemedef14', got {tag!r}: {why}")
             tags.append(tag)
         return tags
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        proxies = _split_list(value)
+        for proxy in proxies if isinstance(proxies, list) else []:
+            if proxy != "*":
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ValueError(f"expected proxy addresses like 10.0.0.2, 10.0.0.0/8 or *, "
+                                     f"got {proxy!r}") from None
+        return proxies
 
     @field_validator("trusted_authors")
     @classmethod

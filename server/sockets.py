@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 # A client further behind than this starts again from a snapshot.
 MAX_BACKLOG = 2000
 CLOSE_UNAUTHORISED = 4401
+CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_FORBIDDEN_ORIGIN = 4403
 
 Snapshot = Callable[[], Awaitable[Built]]
@@ -37,7 +38,10 @@ def _since(ws: WebSocket) -> int | None:
     value = ws.query_params.get("since")
     if value is None or value == "":
         return None
-    return int(value) if value.isdigit() else -1
+    # ASCII digits that fit the event log's 64-bit sequence; anything else is refused.
+    if not value.isascii() or not value.isdigit() or len(value) > 20 or int(value) >= 2**63:
+        return -1
+    return int(value)
 
 
 async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapshot) -> None:
@@ -102,12 +106,19 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
 
 async def _read(ws: WebSocket, client: Client, on_message: OnMessage | None) -> None:
     while True:
-        text = await ws.receive_text()
+        received = await ws.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000), received.get("reason"))
+        text = received.get("text")
+        if text is None:
+            # RFC 6455 §7.4.1: 1003, an endpoint that received a type of data it cannot accept.
+            await ws.close(CLOSE_UNSUPPORTED_DATA, "expected text frames of JSON")
+            return
         if on_message is None:
             continue
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             client.reply(encode(protocol.error("expected a JSON message")))
             continue
         await on_message(client, message)

@@ -111,7 +111,14 @@ class FrameProtocol(WebSocketsSansIOProtocol):
 
     def send_receive_event_to_app(self) -> None:
         if self.detached:
-            self.frames = []
+            data, self.frames = b"".join(self.frames), []
+            if self.curr_msg_data_type == "text" and not self.close_sent:
+                try:
+                    data.decode()
+                except UnicodeDecodeError:
+                    # RFC 6455 §8.1: a text message that is not UTF-8 fails the connection.
+                    self.conn.send_close(1007, "expected UTF-8 text")
+                    self.handle_parser_exception()
             return
         super().send_receive_event_to_app()
 
