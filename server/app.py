@@ -24,7 +24,9 @@ from server.heartbeat import Heartbeat
 from server.limits import BodyLimit
 from server.pipeline import Pipeline, pipeline_for
 from server.settings import Settings
-from server.state import Source, Wall
+from server.sources import registry
+from server.sources.base import Source
+from server.state import Wall
 
 logger = logging.getLogger(__name__)
 
@@ -43,21 +45,8 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 
 def sources_for(settings: Settings, pipeline: Pipeline) -> list[Source]:
-    """The sources the settings ask for: a replay file, the X stream, or both."""
-    sources: list[Source] = []
-    if settings.replay_file is not None:
-        from server.replay import ReplaySource
-
-        sources.append(ReplaySource(settings.replay_file, pipeline.offer, settings.replay_speed))
-    if settings.x_bearer_token:
-        from server.settings import RetweetPolicy
-        from server.x_ingest import XIngester
-
-        sources.append(XIngester(
-            settings.x_bearer_token, settings.x_api_url, settings.hashtags, sink=pipeline.offer,
-            exclude_retweets=settings.retweet_policy is RetweetPolicy.DROP,
-        ))
-    return sources
+    """The sources the settings ask for (server/sources/registry.py)."""
+    return registry.sources_for(settings, pipeline, pipeline.store)
 
 
 def create_app(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from moderation.store import Store, StoreError, create_store
 from server.settings import Settings, SettingsError, load_settings
-from server.state import Source
+from server.sources.base import Source
 
 if TYPE_CHECKING:
     import uvicorn
@@ -82,6 +82,10 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
                            "moderators' Origin check use %s", settings.public_url)
     if _shared(settings):
         _check_shared(settings)
+    if ingest:
+        from server.sources import registry
+
+        registry.chosen(settings)  # a source named without its settings stops us here
     asyncio.run(_check_store(settings.store_url))
     password = settings.moderator_password or secrets.token_urlsafe(9)
     app = create_app(settings, ingest=ingest, password=password)

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from moderation.exceptions import InvalidRules
-from moderation.post import Post
-from moderation.queue import QueueItem, Verdict
+from moderation.exceptions import DecisionConflict, InvalidRules, UnknownPost
+from moderation.post import Post, Status
+from moderation.queue import Action, QueueItem, Verdict
 from moderation.rules import RuleContext, RuleSet, admit, evaluate, remember
 from moderation.ruleset_config import rules_from_dict, rules_to_dict
 from moderation.store import Store, StoreUnavailable
@@ -30,6 +30,27 @@ INTAKE = 1_000
 BATCH = 100
 # How long a stopping pipeline keeps queueing the posts already handed on.
 STOP_GRACE = 10.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Retraction:
+    """A post its author deleted on its network, waiting in line behind the posts before it."""
+
+    post_id: str
+    reason: str
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log names: the network, with the plain reason."""
+        network = self.post_id.partition(":")[0] or "source"
+        return f"{network}: {self.reason}"
+
+
+# What a retraction does to a post, by its status: shown posts leave every screen at once,
+# waiting posts are turned down; rejected or hidden posts stay as they are.
+RETRACT: dict[Status, Action] = {Status.APPROVED: Action.HIDE, Status.PENDING: Action.REJECT}
+
+_Entry = tuple["Post | Retraction", "asyncio.Future[QueueItem | None] | None"]
 
 
 class Pipeline:
@@ -59,8 +80,8 @@ class Pipeline:
         self.batches = 0  # writes that queued posts
         self._stored: dict[str, Any] | None = None
         self.backlog = Backlog(self._queue_one)
-        self._intake: asyncio.Queue[tuple[Post, asyncio.Future[QueueItem | None] | None]] = (
-            asyncio.Queue(INTAKE))
+        self._intake: asyncio.Queue[_Entry] = asyncio.Queue(INTAKE)
+        self.retracted = 0  # posts taken back because their author deleted them
         self._writer: asyncio.Task[None] | None = None
         # Verdicts of posts judged but not stored yet (the store failed): a post is judged,
         # and counted by the rate limit and flood memory, once however often it is retried.
@@ -106,6 +127,13 @@ class Pipeline:
         the store refuses is logged."""
         await self._hand_on(post, None)
 
+    async def retract(self, post_id: str, reason: str) -> None:
+        """Take back a post its author deleted on its network, after the posts handed on
+        before it: shown → hidden from every screen, pending → rejected, audited with the
+        network and `reason` as actor; an unknown id (or one already rejected or hidden) is
+        ignored. What a source calls; does not wait for the store."""
+        await self._hand_on(Retraction(post_id, reason), None)
+
     @property
     def in_line(self) -> int:
         """Posts handed on and not queued yet (nor in the backlog)."""
@@ -134,18 +162,34 @@ class Pipeline:
                 done.cancel()
         await self.backlog.stop()
 
-    async def _hand_on(self, post: Post, done: asyncio.Future[QueueItem | None] | None) -> None:
-        self.received += 1
+    async def _hand_on(self, post: Post | Retraction,
+                       done: asyncio.Future[QueueItem | None] | None) -> None:
+        if isinstance(post, Post):
+            self.received += 1
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="pipeline")
         await self._intake.put((post, done))
 
     async def _write(self) -> None:
-        """The writer task: queue what waits, a batch at a time, for as long as it runs."""
+        """The writer task: queue what waits, a batch at a time, for as long as it runs; a
+        retraction goes alone, in its place in the line."""
+        carried: _Entry | None = None
         while True:
-            batch = [await self._intake.get()]
+            entry, carried = carried or await self._intake.get(), None
+            first, waiter = entry
+            if isinstance(first, Retraction):
+                try:
+                    await self._retract(first)
+                finally:
+                    self._intake.task_done()
+                continue
+            batch: list[tuple[Post, asyncio.Future[QueueItem | None] | None]] = [(first, waiter)]
             while len(batch) < BATCH and not self._intake.empty():
-                batch.append(self._intake.get_nowait())
+                following = self._intake.get_nowait()
+                if isinstance(following[0], Retraction):
+                    carried = following
+                    break
+                batch.append((following[0], following[1]))
             try:
                 await self._write_batch(batch)
             finally:
@@ -185,6 +229,22 @@ class Pipeline:
                 done.set_exception(outcome)
             else:
                 done.set_result(outcome)
+
+    async def _retract(self, retraction: Retraction) -> None:
+        """Apply one retraction; never raise (the writer goes on)."""
+        try:
+            item = await self.store.get(retraction.post_id)
+            action = RETRACT.get(item.status) if item is not None else None
+            if action is None:
+                return
+            await self.store.decide(retraction.post_id, action, retraction.actor,
+                                    expected=item.status if item is not None else None)
+            self.retracted += 1
+        except (UnknownPost, DecisionConflict):
+            return  # gone, or decided meanwhile: nothing left to take back
+        except Exception:
+            logger.exception("post %s deleted by its author could not be taken back",
+                             retraction.post_id)
 
     async def _queue_alone(self, post: Post) -> QueueItem | BaseException | None:
         if self.backlog:

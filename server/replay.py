@@ -47,6 +47,7 @@ class ReplaySource:
             "file": self.path.name,
             "lines_read": self.lines_read,
             "posts": self.posts,
+            "items_received": self.posts,
             "errors": len(self.errors),
             "last_error": self.errors[-1] if self.errors else None,
         }

@@ -94,11 +94,20 @@ class Settings(BaseSettings):
     forwarded_allow_ips: CommaList = Field(default_factory=list)
     max_connections: int = Field(default=4000, ge=10, le=1_000_000)
     header_timeout: float = Field(default=10.0, gt=0, le=300)
+    sources: CommaList | None = None
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        names = _split_list(value)
+        return [name.lower() for name in names] if isinstance(names, list) else names
 
     @field_validator("hashtags")
     @classmethod

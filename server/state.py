@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from moderation.rules import RuleSet
 from moderation.ruleset_config import load_rules_file, seed_rules
@@ -12,18 +11,7 @@ from server.fanout import Hub
 from server.pipeline import Pipeline
 from server.settings import Settings
 from server.snapshots import PublicSnapshots
-
-
-class Source(Protocol):
-    """A producer of posts that runs in the background."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def health(self) -> dict[str, Any]: ...
+from server.sources.base import Source
 
 
 @dataclass

@@ -420,6 +420,7 @@ class XIngester:
             "last_keep_alive": _iso(self._last_keep_alive),
             "reconnects": max(self._connects - 1, 0),
             "posts_received": self._posts,
+            "items_received": self._posts,
             "duplicates_dropped": self._duplicates,
             "malformed_items": self._malformed,
             "last_error": self._last_error,

@@ -1,0 +1,1 @@
+"""Where posts come from: the streaming base, the registry, and one package per network."""
