@@ -23,6 +23,7 @@ from server.fanout import Hub
 from server.heartbeat import Heartbeat
 from server.limits import BodyLimit
 from server.pipeline import Pipeline, pipeline_for
+from server.sessions import SessionCheck
 from server.settings import Settings
 from server.sources import registry
 from server.sources.base import Source
@@ -118,6 +119,7 @@ def create_app(
         Middleware(BodyLimit, limit=settings.max_body_bytes),
         Middleware(SessionMiddleware, secret_key=secret_key, session_cookie="hashwall_session",
                    same_site="strict", https_only=https),
+        Middleware(SessionCheck),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={HTTPException: _http_error,

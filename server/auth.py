@@ -7,7 +7,9 @@
   JSON body. Failures from other addresses never refuse a right password. On Redis every web process
   counts in Redis; a Redis out of reach refuses the sign-in (503) rather than skip the count.
 - Session: a signed cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS) whose content
-  (a new session id and CSRF token) is replaced at every sign-in.
+  (a new session id and CSRF token) is replaced at every sign-in; signing out ends every
+  session of that moderator, and a password change ends every session opened with the old
+  one (server/sessions.py).
 - CSRF: every state-changing request must carry the session's token in `X-CSRF-Token`;
   `POST /api/login` answers it, and `GET /api/me` tells it again.
 - Origin: `/ws/moderate` refuses, before accepting, a handshake whose `Origin` is not the
@@ -21,14 +23,14 @@ import asyncio
 import hmac
 import math
 import secrets
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from moderation.accounts import check_name, load_accounts, verify
+from moderation.accounts import check_name, verify
+from server import sessions
 from server.state import Wall
 from server.throttle import Throttle, address_key, throttle_for
 
@@ -100,13 +102,6 @@ def _throttle(request: Request) -> Throttle:
     return throttle
 
 
-def _accounts(request: Request, path: Path) -> dict[str, str]:
-    accounts: dict[str, str] | None = getattr(request.app.state, "accounts", None)
-    if accounts is None:
-        accounts = request.app.state.accounts = load_accounts(path)
-    return accounts
-
-
 async def _credentials(request: Request) -> tuple[str, str]:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
@@ -125,8 +120,8 @@ async def _credentials(request: Request) -> tuple[str, str]:
 
 
 async def _check(request: Request, wall: Wall, name: str, password: str) -> str | None:
-    if wall.settings.accounts_file is not None:
-        accounts = _accounts(request, wall.settings.accounts_file)
+    accounts = sessions.accounts_of(request.app)
+    if accounts is not None:
         # argon2 takes tens of milliseconds on purpose: keep the event loop free meanwhile.
         return await asyncio.to_thread(verify, accounts, name, password)
     if hmac.compare_digest(password.encode(), wall.password.encode()):
@@ -175,13 +170,17 @@ async def login(request: Request) -> JSONResponse:
     request.session.clear()
     csrf = secrets.token_urlsafe(32)
     request.session.update({SESSION_KEY: signed_in, CSRF_KEY: csrf,
-                            "sid": secrets.token_urlsafe(16)})
+                            "sid": secrets.token_urlsafe(16),
+                            **await sessions.stamp(wall, sessions.accounts_of(request.app),
+                                                   signed_in)})
     return JSONResponse({"moderator": signed_in, "csrf": csrf})
 
 
 async def logout(request: Request) -> JSONResponse:
     """Sign the moderator out."""
-    require_change(request)
+    moderator = require_change(request)
+    # Every session of this moderator ends, in every web process, not only this cookie.
+    await sessions.revoke(request.app.state.wall, moderator)
     request.session.clear()
     return JSONResponse({"moderator": None})
 

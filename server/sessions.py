@@ -1,0 +1,88 @@
+"""Server-side validity of moderator sessions: revoked at logout, ended by a password change.
+
+The session cookie is signed, so it cannot be forged, but a signed cookie alone stays valid
+until it expires. Each session also carries:
+
+- the moderator's session generation, a counter in the store (`Store.add_count`), so every
+  web process agrees: signing out bumps it and ends every session of that moderator;
+- a fingerprint of the password it was opened with (the shared password, or the account's
+  hash in the accounts file): when the password changes, every session opened with the old
+  one ends.
+
+`SessionCheck` runs inside Starlette's session middleware and empties a stale session
+before any endpoint reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from moderation.accounts import load_accounts
+from server.state import Wall
+
+GENERATION = "generation"
+FINGERPRINT = "password"
+
+
+def accounts_of(app: Any) -> dict[str, str] | None:
+    """The accounts of `HASHWALL_ACCOUNTS_FILE`, read once per process; None without one."""
+    wall: Wall = app.state.wall
+    if wall.settings.accounts_file is None:
+        return None
+    accounts: dict[str, str] | None = getattr(app.state, "accounts", None)
+    if accounts is None:
+        accounts = app.state.accounts = load_accounts(wall.settings.accounts_file)
+    return accounts
+
+
+def generation_key(moderator: str) -> str:
+    """The store counter whose value every live session of `moderator` carries."""
+    return f"session-generation:{moderator.casefold()}"
+
+
+def password_fingerprint(wall: Wall, accounts: dict[str, str] | None, moderator: str) -> str:
+    """A keyed digest of the password a session depends on; changes when it changes."""
+    if accounts is not None:
+        secret = next((h for n, h in accounts.items() if n.casefold() == moderator.casefold()),
+                      "")
+    else:
+        secret = wall.password
+    key = (wall.settings.secret_key or "hashwall").encode()
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def stamp(wall: Wall, accounts: dict[str, str] | None, moderator: str) -> dict[str, object]:
+    """What a new session of `moderator` must carry to stay valid."""
+    return {GENERATION: await wall.store.get_count(generation_key(moderator)),
+            FINGERPRINT: password_fingerprint(wall, accounts, moderator)}
+
+
+async def revoke(wall: Wall, moderator: str) -> None:
+    """End every session of `moderator`, in every web process."""
+    await wall.store.add_count(generation_key(moderator), 1)
+
+
+class SessionCheck:
+    """Empties the session of a request or socket when it was revoked or its password
+    changed, so the endpoint sees an anonymous visitor."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session")
+        if scope["type"] in ("http", "websocket") and session and "moderator" in session:
+            app = scope["app"]
+            wall: Wall = app.state.wall
+            moderator = session["moderator"]
+            accounts = accounts_of(app)
+            fresh = isinstance(moderator, str) and session.get(FINGERPRINT) == (
+                password_fingerprint(wall, accounts, moderator)) and session.get(
+                GENERATION) == await wall.store.get_count(generation_key(moderator))
+            if not fresh:
+                session.clear()
+        await self.app(scope, receive, send)
