@@ -157,13 +157,13 @@ def admit(post: Post, rules: RuleSet) -> Post | None:
 def remember(context: RuleContext, post: Post, verdict: Verdict, now: float,
              rules: RuleSet) -> None:
     """Update the context after a post was evaluated, for the rate limit and floods."""
-    mine = shingles(post.text)
-    flood = rules.flood_accounts > 1
-    group = ""  # with flood detection off: named when a flood needs it
-    if flood:
-        # A text joins the group of the oldest recent text like it, so a flood keeps one
-        # name.
-        similar = context.similar(mine, now - rules.flood_minutes * 60, rules.flood_similarity)
-        group = similar[0].group_name() if similar else group_key(mine)
     admitted = verdict.rule not in ("rate_limit", "blocked_author")
-    context.remember(post.author.id, mine, group, now, admitted, index=flood)
+    if rules.flood_accounts <= 1:
+        # Flood detection off: no text is kept, only the rate limit's count.
+        context.count(post.author.id, now, admitted)
+        return
+    mine = shingles(post.text)
+    # A text joins the group of the oldest recent text like it, so a flood keeps one name.
+    similar = context.similar(mine, now - rules.flood_minutes * 60, rules.flood_similarity)
+    group = similar[0].group_name() if similar else group_key(mine)
+    context.remember(post.author.id, mine, group, now, admitted)
