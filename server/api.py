@@ -13,7 +13,7 @@ from moderation.exceptions import DecisionConflict, InvalidAction, InvalidRules,
 from moderation.post import Status
 from moderation.ruleset_config import rules_to_dict
 from moderation.shares import screen_counts
-from server import commands
+from server import commands, inputs
 from server.auth import require_change, require_moderator
 from server.commands import COMMANDS
 from server.state import Wall
@@ -68,12 +68,13 @@ async def list_posts(request: Request) -> JSONResponse:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    if not await request.body():
+    raw = await request.body()
+    if not raw:
         return {}
     try:
-        body = await request.json()
-    except (ValueError, RecursionError):
-        raise HTTPException(400, "expected a JSON object or an empty body") from None
+        body = inputs.parse(raw)
+    except ValueError as exc:
+        raise HTTPException(400, f"{exc}: a JSON object or an empty body") from None
     if not isinstance(body, dict):
         raise HTTPException(400, "expected a JSON object or an empty body")
     return body

@@ -30,7 +30,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
 from moderation.accounts import check_name, verify
-from server import sessions
+from server import inputs, sessions
 from server.state import Wall
 from server.throttle import Throttle, address_key, throttle_for
 
@@ -105,11 +105,13 @@ def _throttle(request: Request) -> Throttle:
 async def _credentials(request: Request) -> tuple[str, str]:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
-            body = await request.json()
-        except (ValueError, RecursionError):
-            raise HTTPException(400, "expected a JSON object with a password") from None
+            body = inputs.parse(await request.body())
+        except ValueError as exc:
+            raise HTTPException(400, f"{exc}: a JSON object with a password") from None
     else:
         body = dict(await request.form())
+        if not inputs.encodable(body):
+            raise HTTPException(400, inputs.NO_SURROGATES)
     if not isinstance(body, dict) or not isinstance(body.get("password"), str):
         raise HTTPException(400, "expected a password")
     name = body.get("name") or "moderator"

@@ -217,7 +217,14 @@ class Hub:
             try:
                 async for event in self.store.follow(self.channel, self.position):
                     self.position = event.seq
-                    self.publish(event.seq, encode(event.message()))
+                    try:
+                        text = encode(event.message())
+                    except TypeError as exc:
+                        # Never sent, never retried: one log line, and the log moves on.
+                        logger.error("dropped %s event %d: it cannot be encoded (%s)",
+                                     self.channel, event.seq, exc)
+                        continue
+                    self.publish(event.seq, text)
             except asyncio.CancelledError:
                 raise
             except Exception:

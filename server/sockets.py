@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from moderation.exceptions import ModerationError
 from moderation.store import StoreUnavailable
-from server import commands, protocol
+from server import commands, inputs, protocol
 from server.auth import moderator_of, origin_allowed
 from server.console_state import console_snapshot, presence
 from server.fanout import Client, Hub
@@ -117,11 +117,23 @@ async def _read(ws: WebSocket, client: Client, on_message: OnMessage | None) -> 
         if on_message is None:
             continue
         try:
-            message = json.loads(text)
-        except (ValueError, RecursionError):
-            client.reply(encode(protocol.error("expected a JSON message")))
+            message = inputs.parse(text)
+        except ValueError as exc:
+            # The ref goes back escaped, so the console recognises and forgets the message
+            # rather than sending it again at every reconnection.
+            ref = _raw_ref(text)
+            client.reply(inputs.ascii_json(protocol.error(str(exc), ref, code="bad_request")))
             continue
         await on_message(client, message)
+
+
+def _raw_ref(text: str) -> Any:
+    """The `ref` of a message refused for its content, if it has one."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return message.get("ref") if isinstance(message, dict) else None
 
 
 async def public_socket(ws: WebSocket) -> None:

@@ -230,3 +230,32 @@ def test_ipv6_clients_are_throttled_per_64() -> None:
     assert address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff::9")
     assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
     assert address_key("::ffff:192.0.2.7") == address_key("192.0.2.7") == "ip:192.0.2.7"
+
+
+async def test_lone_surrogates_get_clear_refusals_and_the_console_socket_stays(
+        store_url: str) -> None:
+    """`\\ud800` in an announcement, a login name or a command's ref is refused with 400 or
+    an error carrying the ref back; the socket stays open and the server keeps working."""
+    async with run_server(make_settings(store_url=store_url)) as running:
+        async with httpx.AsyncClient(base_url=running.base, timeout=TIMEOUT) as anon:
+            body = b'{"name": "\\ud800", "password": "x"}'
+            response = await anon.post("/api/login", content=body,
+                                       headers={"content-type": "application/json"})
+            assert response.status_code == 400 and "surrogate" in response.json()["error"]
+        async with moderator(running) as http:
+            response = await http.post("/api/announce", content=b'{"text": "hi \\ud800"}',
+                                       headers={"content-type": "application/json"})
+            assert response.status_code == 400 and "surrogate" in response.json()["error"]
+            async with ws_client(f"{running.ws_base}/ws/moderate",
+                                 additional_headers={"Cookie": session_cookie(http)}) as ws:
+                assert (await recv(ws))["type"] == "queue.snapshot"
+                await ws.send('{"type": "announce", "text": "hello", "ref": "\\ud800"}')
+                refused = await recv(ws)
+                assert refused["type"] == "error" and refused["ref"] == "\ud800"
+                await ws.send('{"type": "announce", "text": "bonjour \\udfff", "ref": "r1"}')
+                assert (await recv(ws))["ref"] == "r1"
+                await ws.send('{"type": "announce", "text": "bonjour", "ref": "r2"}')
+                async with asyncio.timeout(TIMEOUT):
+                    while (answer := await recv(ws)).get("ref") != "r2":
+                        pass
+                assert answer["type"] == "ack"
