@@ -21,7 +21,7 @@ from server import api, auth, export, metrics, pages, sockets
 from server.claim_sweeper import ClaimSweeper
 from server.fanout import Hub
 from server.heartbeat import Heartbeat
-from server.limits import BodyLimit
+from server.limits import BodyLimit, StoreDeadline
 from server.pipeline import Pipeline, pipeline_for
 from server.sessions import SessionCheck
 from server.settings import Settings
@@ -117,6 +117,7 @@ def create_app(
     middleware = [
         Middleware(pages.SecurityHeaders, settings=settings),
         Middleware(BodyLimit, limit=settings.max_body_bytes),
+        Middleware(StoreDeadline, seconds=settings.store_timeout),
         Middleware(SessionMiddleware, secret_key=secret_key, session_cookie="hashwall_session",
                    same_site="strict", https_only=https),
         Middleware(SessionCheck),

@@ -8,7 +8,9 @@ limits (connections, keep-alive, websocket message and queue sizes, trusted prox
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -16,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.http_protocol import header_timeout_protocol
 from server.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 # A websocket message from a client is a command of a few hundred bytes at most.
 WS_MAX_MESSAGE = 64 * 1024
@@ -60,13 +64,47 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-async def _refuse(send: Send, status: int, error: str) -> None:
+async def _refuse(send: Send, status: int, error: str, retry_after: int | None = None) -> None:
     body = json.dumps({"error": error}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class StoreDeadline:
+    """Answers 503 with Retry-After when an API request waits for the store past `seconds`
+    (a hung Redis), instead of letting every visitor hang; exports may take longer."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/api/") or path.startswith(
+                "/api/export"):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, watched)
+        except TimeoutError:
+            if started:
+                raise
+            logger.warning("%s %s: the store did not answer within %gs", scope.get("method"),
+                           path, self.seconds)
+            await _refuse(send, 503, f"the store did not answer within {self.seconds:g} s; "
+                                     "try again in a moment", retry_after=1)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

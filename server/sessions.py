@@ -15,14 +15,19 @@ before any endpoint reads it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from moderation.accounts import load_accounts
+from moderation.store import StoreUnavailable
 from server.state import Wall
+
+logger = logging.getLogger(__name__)
 
 GENERATION = "generation"
 FINGERPRINT = "password"
@@ -80,9 +85,29 @@ class SessionCheck:
             wall: Wall = app.state.wall
             moderator = session["moderator"]
             accounts = accounts_of(app)
-            fresh = isinstance(moderator, str) and session.get(FINGERPRINT) == (
-                password_fingerprint(wall, accounts, moderator)) and session.get(
-                GENERATION) == await wall.store.get_count(generation_key(moderator))
+            try:
+                async with asyncio.timeout(wall.settings.store_timeout):
+                    fresh = isinstance(moderator, str) and session.get(FINGERPRINT) == (
+                        password_fingerprint(wall, accounts, moderator)) and session.get(
+                        GENERATION) == await wall.store.get_count(generation_key(moderator))
+            except (StoreUnavailable, TimeoutError) as failure:
+                logger.warning("cannot check a session: the store is unavailable (%s)",
+                               failure or "no answer in time")
+                await _unavailable(scope, send)
+                return
             if not fresh:
                 session.clear()
         await self.app(scope, receive, send)
+
+
+async def _unavailable(scope: Scope, send: Send) -> None:
+    if scope["type"] == "websocket":
+        # Before the handshake is accepted, this refuses it; screens and consoles retry.
+        await send({"type": "websocket.close", "code": 1013,
+                    "reason": "store unavailable, try again later"})
+        return
+    body = b'{"error": "the store is unavailable; try again in a moment"}'
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

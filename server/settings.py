@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     forwarded_allow_ips: CommaList = Field(default_factory=list)
     max_connections: int = Field(default=4000, ge=10, le=1_000_000)
     header_timeout: float = Field(default=10.0, gt=0, le=300)
+    store_timeout: float = Field(default=2.0, gt=0, le=60)
     sources: CommaList | None = None
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")

@@ -28,10 +28,16 @@ logger = logging.getLogger(__name__)
 MAX_BACKLOG = 2000
 CLOSE_UNAUTHORISED = 4401
 CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_FORBIDDEN_ORIGIN = 4403
 
 Snapshot = Callable[[], Awaitable[Built]]
 OnMessage = Callable[[Client, Any], Awaitable[None]]
+
+
+def _store_timeout(ws: WebSocket) -> float:
+    wall: Wall = ws.app.state.wall
+    return wall.settings.store_timeout
 
 
 def _since(ws: WebSocket) -> int | None:
@@ -79,7 +85,15 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
     client = hub.client(ws.send_text, close, name=peer, frames=frames)
     detached = False
     try:
-        await _resume(client, hub, since, snapshot)
+        try:
+            async with asyncio.timeout(_store_timeout(ws)):
+                await _resume(client, hub, since, snapshot)
+        except (StoreUnavailable, TimeoutError) as failure:
+            # One line, no traceback: the screen tries again, as 1013 asks it to.
+            logger.warning("websocket %s closed with 1013: the store is unavailable (%s)",
+                           peer, failure or "no answer in time")
+            await close(CLOSE_TRY_AGAIN_LATER, "store unavailable, try again later")
+            return
         if frames is not None and on_message is None:
             # A screen only listens: the hub keeps its socket, without a task or a handler.
             hub.detach(client)
