@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from moderation.store import Store
 from server.protocol import encode
-from server.ws_protocol import text_frame
+from server.ws_protocol import SLOW_CLIENT_UNSENT, text_frame
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ class FrameSink(Protocol):
     def gone(self) -> bool: ...
 
     def write_frame(self, frame: bytes) -> None: ...
+
+    def unsent(self) -> int: ...
+
+    def reset(self) -> None: ...
 
     async def wait_writable(self) -> None: ...
 
@@ -80,6 +84,8 @@ class Client:
     def offer(self, seq: int, text: str, frame: bytes) -> bool:
         """Take one message; False when the backlog is full and the client must go."""
         frames = self.frames
+        if frames is not None and frames.unsent() > SLOW_CLIENT_UNSENT:
+            return False  # kernel-buffered bytes count too: this client stopped reading
         if self.live and not self.backlog and frames is not None and frames.open_for_frames:
             if seq > self.last_seq:
                 frames.write_frame(frame)
@@ -206,7 +212,9 @@ class Hub:
         self.dropped_total += 1
         logger.warning("dropping %s client %s: it stopped reading", self.channel, client.name)
         if client.frames is not None:
-            client.frames.close_now(CLOSE_TOO_SLOW, "too slow")
+            # Reset, not closed politely: a close frame would wait behind what the client
+            # never read, in the kernel's buffers, for minutes.
+            client.frames.reset()
             return
         task = asyncio.create_task(client.close(CLOSE_TOO_SLOW, "too slow"))
         self._closers.add(task)
