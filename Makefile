@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint pytest bench clean
+.PHONY: install demo serve test lint pytest bench clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy server moderation wall_ui
 
+# tests/provide_browser.py finds (or fetches) the Chromium the browser tests drive.
 pytest: install
-	$(BIN)/python -m pytest
+	@chromium="$$($(BIN)/python tests/provide_browser.py)" && \
+	echo "browser tests use $$chromium" && \
+	HASHWALL_TEST_CHROMIUM="$$chromium" $(BIN)/python -m pytest
 
 test: lint pytest
+
+# Screenshots of every page at every size, into docs/screenshots/ (shown in the README).
+screenshots: install
+	$(BIN)/python -m tests.screenshots
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -18,68 +18,51 @@ from pathlib import Path
 from typing import Any
 
 from moderation.post import Status
-from moderation.store import create_store
-from server.pipeline import pipeline_for
-from server.replay import ReplaySource
 from server.settings import load_settings
+from server.sources.base import StreamingSource
+from server.sources.replay import ReplaySource
+from server.state import open_wall
 
 TIMEOUT = 120.0
 BEARER = "bench-bearer-token"
 BLOCKED = ["casino", "crypto giveaway", "arnaque"]
 
 
-def _settings(store: str) -> Any:
+def _settings(store: str, **sources: Any) -> Any:
     # A realistic rule set: trusted authors approve at once, a blocklist rejects.
     return load_settings(store_url=store, trusted_authors=["UEMedef_Live", "medef"],
-                         blocked_words=BLOCKED, moderator_password="unused")
+                         blocked_words=BLOCKED, moderator_password="unused", **sources)
 
 
 async def from_replay(file: Path, store_url: str) -> dict[str, Any]:
     """Replay the file as fast as it goes; time until its last line is queued."""
-    settings = _settings(store_url)
-    store = create_store(store_url)
-    await store.open()
-    pipeline = pipeline_for(settings, store)
-    await pipeline.start()
-    source = ReplaySource(file, pipeline.offer, speed=0)
+    settings = _settings(store_url, sources="replay", replay_file=file, replay_speed=0)
     started = time.perf_counter()
-    await source.start()
-    await asyncio.wait_for(source.done.wait(), TIMEOUT)
-    await asyncio.wait_for(pipeline.settled(), TIMEOUT)
-    seconds = time.perf_counter() - started
-    batches = pipeline.batches
-    queued = sum([await store.count(status) for status in Status])
-    await source.stop()
-    await pipeline.stop()
-    await store.close()
-    return {"items": pipeline.received, "queued": queued, "seconds": seconds,
-            "errors": len(source.errors), "batches": batches}
+    async with open_wall(settings, serve=False) as wall:
+        (source,) = wall.sources
+        assert isinstance(source, ReplaySource)
+        await asyncio.wait_for(source.done.wait(), TIMEOUT)
+        await asyncio.wait_for(wall.pipeline.settled(), TIMEOUT)
+        seconds = time.perf_counter() - started
+        queued = sum([await wall.store.count(status) for status in Status])
+        return {"items": wall.pipeline.received, "queued": queued, "seconds": seconds,
+                "errors": len(source.errors), "batches": wall.pipeline.batches}
 
 
 async def from_x(expected: int, store_url: str, api_url: str) -> dict[str, Any]:
     """Follow the fake X stream, which holds `expected` items; time until all were handed on."""
-    from server.x_ingest import XIngester
-
-    settings = _settings(store_url)
-    store = create_store(store_url)
-    await store.open()
-    pipeline = pipeline_for(settings, store)
-    await pipeline.start()
-    ingester = XIngester(BEARER, api_url, settings.hashtags, pipeline.offer)
+    settings = _settings(store_url, sources="x", x_bearer_token=BEARER, x_api_url=api_url)
     started = time.perf_counter()
-    await ingester.start()
-    try:
-        await ingester.wait_for(lambda health: pipeline.received >= expected, TIMEOUT)
+    async with open_wall(settings, serve=False) as wall:
+        (source,) = wall.sources
+        pipeline = wall.pipeline
+        assert isinstance(source, StreamingSource)
+        await source.wait_for(lambda health: pipeline.received >= expected, TIMEOUT)
         await asyncio.wait_for(pipeline.settled(), TIMEOUT)
-    finally:
         seconds = time.perf_counter() - started
-        await ingester.stop()
-    batches = pipeline.batches
-    queued = sum([await store.count(status) for status in Status])
-    await pipeline.stop()
-    await store.close()
-    return {"items": pipeline.received, "queued": queued, "seconds": seconds, "errors": 0,
-            "batches": batches}
+        queued = sum([await wall.store.count(status) for status in Status])
+        return {"items": pipeline.received, "queued": queued, "seconds": seconds, "errors": 0,
+                "batches": pipeline.batches}
 
 
 def main() -> None:

@@ -63,7 +63,7 @@ async def _from_fake_x(file: Path, store: str, server_core: int | None,
 def fake_x_available() -> bool:
     """Whether the fake X server and the X ingester are in this tree."""
     return all(importlib.util.find_spec(name) is not None
-               for name in ("tests.fake_x.server", "server.x_ingest"))
+               for name in ("tests.fake_x.server", "server.sources.x.source"))
 
 
 async def ingest_rates(folder: Path, items: int, runs: int, server_core: int | None,

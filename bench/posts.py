@@ -8,8 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from moderation.x_normalise import normalise_stream_item
 from server import protocol
+from server.sources.x.normalise import normalise_stream_item
 
 FIRST_ID = 1_700_000_000_000_000_000
 
@@ -56,7 +56,7 @@ def shown_message(seq: int = 1) -> str:
         if "referenced_tweets" in item["data"]:
             continue
         post = normalise_stream_item(item)
-        messages.append(protocol.encode({"type": protocol.POST_SHOWN, "seq": seq,
+        messages.append(protocol.encode({"type": protocol.MessageType.POST_SHOWN, "seq": seq,
                                          "post": post.to_dict()}))
     mean = sum(len(m.encode()) for m in messages) / len(messages)
     return min(messages, key=lambda m: abs(len(m.encode()) - mean))

@@ -52,7 +52,7 @@ class Bench:
         if not self.plan.redis:
             return None
         try:
-            from moderation.redis_store import RedisStore  # noqa: F401
+            from moderation.stores.redis import RedisStore  # noqa: F401
             from tests.redis_server import RedisServer
         except ImportError as exc:
             logger.warning("Redis mode skipped: %s", exc)

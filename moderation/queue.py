@@ -8,6 +8,7 @@ from typing import Any
 
 from moderation.exceptions import DecisionConflict, InvalidAction
 from moderation.post import Post, Status
+from moderation.wire import MessageType
 
 PUBLIC = "public"
 MODERATION = "moderation"
@@ -165,7 +166,7 @@ def plan_decision(
     plan = Plan(status=after)
     plan.moderation.append(
         (
-            "queue.decided",
+            MessageType.QUEUE_DECIDED,
             {"id": post_id, "status": after.value, "action": action.value, "moderator": moderator},
         )
     )
@@ -183,9 +184,9 @@ def screen_events(post: Post, before: Status, after: Status,
         data: dict[str, Any] = {"post": post.to_dict()}
         if shares > 0:
             data["shares"] = shares
-        return [("post.shown", data)]
+        return [(MessageType.POST_SHOWN, data)]
     if before is Status.APPROVED and after is not Status.APPROVED:
-        return [("post.retracted", {"id": post.id})]
+        return [(MessageType.POST_RETRACTED, {"id": post.id})]
     return []
 
 
@@ -206,7 +207,7 @@ def plan_undo(post_id: str, current: Status, last: AuditEntry, moderator: str) -
     plan = Plan(status=before)
     plan.moderation.append(
         (
-            "queue.decided",
+            MessageType.QUEUE_DECIDED,
             {"id": post_id, "status": before.value, "action": "undo", "undone": last.action,
              "moderator": moderator},
         )
@@ -231,7 +232,7 @@ def replaced_by(action: str, moderator: str, at: float, others: list[QueueItem])
 
 def restored_event(post_id: str, moderator: str) -> tuple[str, dict[str, Any]]:
     """The moderation event of a version shown again by an undo."""
-    return ("queue.decided", {"id": post_id, "status": Status.APPROVED.value,
+    return (MessageType.QUEUE_DECIDED, {"id": post_id, "status": Status.APPROVED.value,
                               "action": "restore", "moderator": moderator, "rule": RESTORED})
 
 
@@ -240,5 +241,5 @@ def unpin_events(
 ) -> list[tuple[str, dict[str, Any]]]:
     """The pinned post leaves the featured place as soon as it is no longer approved."""
     if pinned is not None and pinned == post_id and after is not Status.APPROVED:
-        return [("post.unpinned", {"id": post_id})]
+        return [(MessageType.POST_UNPINNED, {"id": post_id})]
     return []

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from moderation.changes import ChangeSet
+from moderation.exceptions import UnknownPost
 from moderation.post import Status
-from moderation.queue import MODERATION, PUBLIC
+from moderation.queue import MODERATION, PUBLIC, QueueItem
+from moderation.wire import MessageType
 
 # Up to this count screens get the exact number; above it only the steps below, so a post
 # shared thousands of times sends phones a few dozen messages, not thousands.
@@ -38,13 +42,44 @@ def plan_share(post_id: str, status: Status, before: int, after: int) -> Events:
     Moderators get every count (`queue.shares`); screens get `post.shares` only for an
     approved post, and only when the count they show changes.
     """
-    events: Events = [(MODERATION, "queue.shares", {"id": post_id, "shares": after})]
+    events: Events = [(MODERATION, MessageType.QUEUE_SHARES, {"id": post_id, "shares": after})]
     shown = screen_shares(after)
     if status is Status.APPROVED and shown != screen_shares(before):
-        events.append((PUBLIC, "post.shares", {"id": post_id, "shares": shown}))
+        events.append((PUBLIC, MessageType.POST_SHARES, {"id": post_id, "shares": shown}))
     return events
 
 
 def screen_counts(counts: dict[str, int]) -> dict[str, int]:
     """Exact counts by post id → the counts screens show, leaving out posts never shared."""
     return {post_id: screen_shares(n) for post_id, n in counts.items() if n > 0}
+
+
+def plan_shares(changes: ChangeSet, shares: Sequence[tuple[str, str]],
+                counted: dict[str, str | None], items: dict[str, QueueItem | None]) -> list[int]:
+    """Count retweets toward their originals, in order; for each, the original's count.
+
+    `counted`: the post each retweet was already counted toward (None: not yet); `items`:
+    the posts concerned, updated as counted. A retweet counted already changes nothing and
+    gives the current count of its post; `UnknownPost` when an original is not queued.
+    """
+    counted = dict(counted)
+    counts: list[int] = []
+    now = changes.clock()
+    for retweet, original in shares:
+        toward = counted.get(retweet)
+        if toward is not None:
+            item = items.get(toward)
+            counts.append(item.shares if item else 0)
+            continue
+        item = items.get(original)
+        if item is None:
+            raise UnknownPost(f"no post with id {original!r} in the queue to count "
+                              f"retweet {retweet!r} toward")
+        counted[retweet] = original
+        before = item.shares
+        item.shares = before + 1
+        changes.count_share(retweet, original, item.shares)
+        for channel, type_, data in plan_share(original, item.status, before, item.shares):
+            changes.append(channel, type_, data, now)
+        counts.append(item.shares)
+    return counts

@@ -8,6 +8,7 @@ from typing import Any
 
 from moderation.exceptions import DecisionConflict, InvalidAction
 from moderation.post import Author, Kind, Post, Status
+from moderation.wire import MessageType
 
 ANNOUNCEMENT_NETWORK = "hashwall"
 ANNOUNCEMENT_MAX = 280
@@ -78,28 +79,30 @@ def plan_pin(post: Post, status: Status, pinned: str | None, moderator: str) -> 
         raise DecisionConflict(f"cannot pin post {post.id}: it is {status.value}, not approved")
     if pinned == post.id:
         return []
-    return [("post.pinned", {"id": post.id, "post": post.to_dict(), "moderator": moderator})]
+    return [(MessageType.POST_PINNED,
+             {"id": post.id, "post": post.to_dict(), "moderator": moderator})]
 
 
 def plan_unpin(pinned: str | None, moderator: str) -> Events:
     """The events of emptying the featured place; nothing when it is already empty."""
     if pinned is None:
         return []
-    return [("post.unpinned", {"id": pinned, "moderator": moderator})]
+    return [(MessageType.POST_UNPINNED, {"id": pinned, "moderator": moderator})]
 
 
 def plan_pause(paused_now: bool, paused: bool, moderator: str) -> Events:
     """The events of pausing or resuming the wall; nothing when it is already so."""
     if paused_now == paused:
         return []
-    return [("wall.paused" if paused else "wall.resumed", {"moderator": moderator})]
+    kind = MessageType.WALL_PAUSED if paused else MessageType.WALL_RESUMED
+    return [(kind, {"moderator": moderator})]
 
 
 def plan_mode(mode_now: Mode, mode: Mode, moderator: str) -> Events:
     """The moderation event of a mode switch; nothing when the mode is already so."""
     if mode_now is mode:
         return []
-    return [("wall.mode", {"mode": mode.value, "moderator": moderator})]
+    return [(MessageType.WALL_MODE, {"mode": mode.value, "moderator": moderator})]
 
 
 def make_announcement(text: Any, key: str, author_name: str, created_at: str) -> Post:

@@ -14,6 +14,7 @@ from moderation.exceptions import DecisionConflict, InvalidAction, InvalidRules,
 from moderation.post import Status
 from moderation.ruleset_config import rules_to_dict
 from moderation.shares import screen_counts
+from moderation.wire import MessageType
 from server import commands, inputs
 from server.auth import require_change, require_moderator
 from server.commands import COMMANDS
@@ -65,8 +66,21 @@ async def list_posts(request: Request) -> JSONResponse:
         return JSONResponse({"seq": snap.seq, "posts": [p.to_dict() for p in snap.posts],
                              "shares": snap.shares})
     require_moderator(request)
-    items = await wall.store.list_items(status, limit)
-    return JSONResponse({"items": [item.to_dict() for item in items]})
+    after = request.query_params.get("after")
+    if after is not None and status is not Status.PENDING:
+        raise HTTPException(400, f"expected after= with status=pending only, got {status}")
+    if after is not None:
+        try:
+            items = await wall.store.pending_after(after, limit)
+        except UnknownPost as exc:
+            raise HTTPException(400, f"expected after= to name a queued post: {exc}") from None
+    else:
+        items = await wall.store.list_items(status, limit)
+    body: dict[str, Any] = {"items": [item.to_dict() for item in items]}
+    if status is Status.PENDING:
+        # The cursor of the next page; null once this page is the end of the queue.
+        body["next"] = items[-1].post.id if len(items) == limit else None
+    return JSONResponse(body)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -100,19 +114,19 @@ async def _run(request: Request, name: str, **fields: Any) -> JSONResponse:
 async def decide(request: Request) -> JSONResponse:
     """POST /api/posts/{id}/{action}: approve, reject, hide or pin a post."""
     post_id, action = request.path_params["post_id"], request.path_params["action"]
-    if action == "pin":
-        return await _run(request, "pin", id=post_id)
-    return await _run(request, "decide", id=post_id, action=action)
+    if action == MessageType.PIN:
+        return await _run(request, MessageType.PIN, id=post_id)
+    return await _run(request, MessageType.DECIDE, id=post_id, action=action)
 
 
 async def command(request: Request) -> JSONResponse:
     """POST /api/{undo|unpin|announce|pause|resume|mode|claim|release} and PUT /api/rules."""
-    name = request.path_params.get("command", "rules")
-    if name not in COMMANDS or name == "decide":
+    name = request.path_params.get("command", MessageType.RULES)
+    if name not in COMMANDS or name == MessageType.DECIDE:
         raise HTTPException(404, f"no command {name!r}")
-    if name == "rules":
+    if name == MessageType.RULES:
         require_change(request)  # before the body is read: strangers' bodies are not parsed
-        return await _run(request, "rules", rules=await _body(request))
+        return await _run(request, MessageType.RULES, rules=await _body(request))
     return await _run(request, name)
 
 

@@ -15,19 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from moderation.queue import MODERATION, PUBLIC
-from moderation.store import Store, StoreUnavailable, create_store
+from moderation.store import Store, StoreUnavailable
 from server import api, auth, export, metrics, pages, sockets
-from server.claim_sweeper import ClaimSweeper
-from server.fanout import Hub
-from server.heartbeat import Heartbeat
 from server.limits import BodyLimit, StoreDeadline
-from server.pipeline import Pipeline, pipeline_for
 from server.sessions import SessionCheck
 from server.settings import Settings
-from server.sources import registry
-from server.sources.base import Source
-from server.state import Wall
+from server.state import open_wall
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +38,6 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
 
-def sources_for(settings: Settings, pipeline: Pipeline) -> list[Source]:
-    """The sources the settings ask for (server/sources/registry.py)."""
-    return registry.sources_for(settings, pipeline, pipeline.store)
-
-
 def create_app(
     settings: Settings,
     *,
@@ -63,36 +51,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = store or create_store(settings.store_url)
-        await opened.open()
-        public = Hub(opened, PUBLIC, settings.client_queue_size)
-        moderation = Hub(opened, MODERATION, settings.client_queue_size)
-        pipeline = pipeline_for(settings, opened)
-        wall = Wall(settings, opened, moderator_password, public, moderation, pipeline)
-        sweeper = ClaimSweeper(opened)
-        heartbeat = Heartbeat([public, moderation], settings.heartbeat_seconds)
-        app.state.wall = wall
-        try:
-            await public.start()
-            await moderation.start()
-            await heartbeat.start()
-            await pipeline.start()
-            await sweeper.start()
-            if ingest:
-                wall.sources = sources_for(settings, pipeline)
-                for source in wall.sources:
-                    await source.start()
-            logger.info("hashwall is up; store %s", opened.url)
+        async with open_wall(settings, store=store, password=moderator_password,
+                             secret_key=secret_key, ingest=ingest) as wall:
+            app.state.wall = wall
+            logger.info("hashwall is up; store %s", wall.store.url)
             yield
-        finally:
-            for source in reversed(wall.sources):
-                await source.stop()
-            await sweeper.stop()
-            await pipeline.stop()
-            await heartbeat.stop()
-            await moderation.stop()
-            await public.stop()
-            await opened.close()
 
     routes = [
         Route("/healthz", api.healthz),
@@ -125,5 +88,4 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={HTTPException: _http_error,
                                         StoreUnavailable: _store_unavailable})
-    app.state.moderator_password = moderator_password
     return app

@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse
 from moderation.accounts import check_name, verify
 from server import inputs, sessions
 from server.state import Wall
-from server.throttle import Throttle, address_key, throttle_for
+from server.throttle import Throttle, address_key
 
 SESSION_KEY = "moderator"
 CSRF_KEY = "csrf"
@@ -95,11 +95,8 @@ def origin_allowed(conn: HTTPConnection) -> bool:
 
 
 def _throttle(request: Request) -> Throttle:
-    throttle: Throttle | None = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        wall: Wall = request.app.state.wall
-        throttle = request.app.state.login_throttle = throttle_for(wall.store)
-    return throttle
+    wall: Wall = request.app.state.wall
+    return wall.login_throttle
 
 
 async def _credentials(request: Request) -> tuple[str, str]:

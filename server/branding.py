@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 import qrcode
 import qrcode.constants
 
+from server import demo_photos
+
 if TYPE_CHECKING:
     from server.settings import Settings
 
@@ -84,7 +86,7 @@ def phone_url(settings: Settings) -> str:
 
 def page_config(settings: Settings) -> dict[str, Any]:
     """What every page needs to brand itself: GET /api/config."""
-    return {
+    config: dict[str, Any] = {
         "title": settings.event_title,
         "hashtags": list(settings.hashtags),
         "language": settings.language,
@@ -100,7 +102,12 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "rotate_seconds": settings.wall_rotate_seconds,
         "phone_url": phone_url(settings),
         "qr_url": "/api/qr.svg",
+        "announcement_style": settings.announcement_style.value,
+        "theme": settings.theme.value,
     }
+    if settings.demo_photos:
+        config["photos"] = demo_photos.photo_map(settings.replay_file)
+    return config
 
 
 @functools.lru_cache(maxsize=8)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moderation.store import Store, StoreError, create_store
+from server import listen
 from server.settings import Settings, SettingsError, load_settings
 from server.sources.base import Source
 
@@ -68,6 +69,18 @@ def _local_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def _public_url_warning(public_url: str, host: str, port: int, lan: str | None) -> str:
+    """Why the QR code will not work for phones, and what to set instead."""
+    suggestion = (f"set HASHWALL_PUBLIC_URL=http://{lan}:{port} (this machine's LAN address)"
+                  if lan else "set HASHWALL_PUBLIC_URL to an address phones can open (this "
+                  "machine has no LAN address)")
+    if host in listen.LOOPBACK_HOSTS:
+        return (f"HASHWALL_PUBLIC_URL is not set: the wall's QR code points at {public_url}, "
+                f"which phones cannot open; serve with --host 0.0.0.0 and {suggestion}")
+    return (f"HASHWALL_PUBLIC_URL is not set: the wall's QR code and the moderators' Origin "
+            f"check use {public_url}, which phones may not resolve; {suggestion}")
+
+
 def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool) -> None:
     import uvicorn
 
@@ -75,11 +88,6 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
     from server.limits import uvicorn_options
     from server.ws_protocol import FrameProtocol
 
-    if "public_url" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"public_url": _local_url(host, port)})
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            logger.warning("HASHWALL_PUBLIC_URL is not set: the wall's QR code and the "
-                           "moderators' Origin check use %s", settings.public_url)
     if _shared(settings):
         _check_shared(settings)
     if ingest:
@@ -87,25 +95,43 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
 
         registry.chosen(settings)  # a source named without its settings stops us here
     asyncio.run(_check_store(settings.store_url))
-    password = settings.moderator_password or secrets.token_urlsafe(9)
-    app = create_app(settings, ingest=ingest, password=password)
-    if banner:
-        where = f"http://{host}:{port}"
-        print(f"hashwall: wall {where}/wall  phones {where}/  moderators {where}/moderate",
-              flush=True)
-        if not settings.moderator_password:
-            print(f"hashwall: moderator password: {password}", flush=True)
-    if not settings.secret_key:
-        logger.warning("HASHWALL_SECRET_KEY is not set: moderators sign in again after a restart")
-    config = uvicorn.Config(app, host=host, port=port, ws=FrameProtocol,
-                            ws_per_message_deflate=False, lifespan="on", log_level="info",
-                            **uvicorn_options(settings))
-    # What is loaded by now (the modules, the app) lives as long as the process: frozen out
-    # of the garbage collector's sight, it is no longer scanned by every full collection, a
-    # pause of tens of milliseconds for every screen each time.
-    gc.collect()
-    gc.freeze()
-    uvicorn.Server(config).run()
+    # Bound before anything says "up": a busy or impossible port is one line, not a traceback.
+    sock = listen.bind(host, port)
+    try:
+        port = sock.getsockname()[1]
+        lan = None
+        if "public_url" not in settings.model_fields_set:
+            settings = settings.model_copy(update={"public_url": _local_url(host, port)})
+            if host in listen.LOOPBACK_HOSTS or host in listen.WILDCARD_HOSTS:
+                lan = listen.lan_address()
+                logger.warning("%s", _public_url_warning(settings.public_url, host, port, lan))
+        password = settings.moderator_password or secrets.token_urlsafe(9)
+        app = create_app(settings, ingest=ingest, password=password)
+        if banner:
+            where = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+            print(f"hashwall: wall {where}/wall  phones {where}/  moderators {where}/moderate",
+                  flush=True)
+            if lan and host in listen.WILDCARD_HOSTS:
+                print(f"hashwall: phones on this network: http://{lan}:{port}/", flush=True)
+            elif lan:
+                print(f"hashwall: for phones on this network, run with --host 0.0.0.0 and "
+                      f"HASHWALL_PUBLIC_URL=http://{lan}:{port}", flush=True)
+            if not settings.moderator_password:
+                print(f"hashwall: moderator password: {password}", flush=True)
+        if not settings.secret_key:
+            logger.warning("HASHWALL_SECRET_KEY is not set: moderators sign in again after a "
+                           "restart")
+        config = uvicorn.Config(app, host=host, port=port, ws=FrameProtocol,
+                                ws_per_message_deflate=False, lifespan="on", log_level="info",
+                                **uvicorn_options(settings))
+        # What is loaded by now (the modules, the app) lives as long as the process: frozen
+        # out of the garbage collector's sight, it is no longer scanned by every full
+        # collection, a pause of tens of milliseconds for every screen each time.
+        gc.collect()
+        gc.freeze()
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def demo_settings(**overrides: Any) -> Settings:
@@ -118,6 +144,7 @@ def demo_settings(**overrides: Any) -> Settings:
         "blocked_words": config["blocked_words"],
         "event_title": config["event"]["title"],
         "hashtags": config["event"]["hashtags"],
+        "demo_photos": True,
     }
     if "HASHWALL_STORE_URL" not in os.environ:
         values["store_url"] = DEMO_STORE_URL
@@ -126,43 +153,33 @@ def demo_settings(**overrides: Any) -> Settings:
 
 
 async def _ingest(settings: Settings) -> int:
-    from moderation.store import create_store
-    from server.app import sources_for
-    from server.pipeline import pipeline_for
+    from server.sources import registry
+    from server.state import open_wall
 
-    store = create_store(settings.store_url)
-    await store.open()
-    pipeline = pipeline_for(settings, store)
-    await pipeline.start()
-    sources = sources_for(settings, pipeline)
-    if not sources:
-        raise SettingsError("nothing to ingest: set X_BEARER_TOKEN or HASHWALL_REPLAY_FILE")
+    if not registry.chosen(settings):
+        raise SettingsError("nothing to ingest: set X_BEARER_TOKEN or HASHWALL_REPLAY_FILE, "
+                            "or name sources in HASHWALL_SOURCES")
     stop = asyncio.Event()
     status: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        for source in sources:
-            await source.start()
-        logger.info("ingesting from %s", ", ".join(s.name for s in sources))
-        status = await _ingest_status(settings, store, pipeline, sources)
-        failed = asyncio.create_task(_first_failure(sources))
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        if failed.done():
-            print(f"hashwall: ingest stopped: {failed.result()}", file=sys.stderr)
-            return 1
-        failed.cancel()
-    finally:
-        for source in reversed(sources):
-            await source.stop()
-        await pipeline.stop()
-        if status is not None:
-            status[0].should_exit = True
-            await asyncio.wait({status[1]}, timeout=5)
-        await store.close()
+    async with open_wall(settings, serve=False) as wall:
+        try:
+            logger.info("ingesting from %s", ", ".join(s.name for s in wall.sources))
+            status = await _ingest_status(settings, wall.store, wall.pipeline, wall.sources)
+            failed = asyncio.create_task(_first_failure(wall.sources))
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if failed.done():
+                print(f"hashwall: ingest stopped: {failed.result()}", file=sys.stderr)
+                return 1
+            failed.cancel()
+        finally:
+            if status is not None:
+                status[0].should_exit = True
+                await asyncio.wait({status[1]}, timeout=5)
     return 0
 
 
@@ -234,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, StoreError) as exc:
         print(f"hashwall: {exc}", file=sys.stderr)
         return 2
+    except listen.ListenError as exc:
+        print(f"hashwall: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0
@@ -242,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
 async def _x_check(settings: Settings) -> int:
     if not settings.x_bearer_token:
         raise SettingsError("X_BEARER_TOKEN: expected the X API bearer token, got nothing")
-    from server.x_ingest import check
-    from server.x_rules import XApiError
+    from server.sources.x.check import check
+    from server.sources.x.rules import XApiError
 
     try:
         result = await check(settings.x_bearer_token, settings.x_api_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -14,8 +15,13 @@ from moderation.post import Status
 from moderation.queue import Action
 from moderation.ruleset_config import rules_from_dict, rules_to_dict
 from moderation.wall_state import Mode, make_announcement
+from moderation.wire import MessageType
+from server import theme
 from server.metrics import count_decision
 from server.state import Wall
+
+# How long an announcement may be set to stay, in seconds (unset: until hidden or replaced).
+ANNOUNCEMENT_SECONDS = (10, 86_400)
 
 Command = Callable[[Wall, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -85,6 +91,15 @@ async def announce(wall: Wall, moderator: str, message: dict[str, Any]) -> dict[
     key = client_ref(message) or secrets.token_hex(8)
     created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     post = make_announcement(message.get("text"), key, wall.settings.event_title, created_at)
+    duration = message.get("duration")
+    if duration is not None:
+        if not isinstance(duration, int) or isinstance(duration, bool) or not (
+                ANNOUNCEMENT_SECONDS[0] <= duration <= ANNOUNCEMENT_SECONDS[1]):
+            raise InvalidAction("expected duration to be whole seconds from "
+                                f"{ANNOUNCEMENT_SECONDS[0]} to {ANNOUNCEMENT_SECONDS[1]},"
+                                f" got {duration!r}")
+        # Screens take the announcement down once created_at + duration has passed.
+        post = dataclasses.replace(post, extra={"duration": duration})
     item, created = await wall.store.announce(post, moderator)
     return {"id": item.post.id, "status": item.status.value, **_repeat(not created)}
 
@@ -128,9 +143,11 @@ async def put_rules(wall: Wall, moderator: str, message: dict[str, Any]) -> dict
 
 
 COMMANDS: dict[str, Command] = {
-    "decide": decide, "undo": undo, "pin": pin, "unpin": unpin, "announce": announce,
-    "pause": pause, "resume": resume, "mode": mode, "claim": claim, "release": release,
-    "rules": put_rules,
+    MessageType.DECIDE: decide, MessageType.UNDO: undo, MessageType.PIN: pin,
+    MessageType.UNPIN: unpin, MessageType.ANNOUNCE: announce, MessageType.PAUSE: pause,
+    MessageType.RESUME: resume, MessageType.MODE: mode, MessageType.CLAIM: claim,
+    MessageType.RELEASE: release, MessageType.RULES: put_rules,
+    MessageType.THEME: theme.switch,
 }
 
 

@@ -17,11 +17,8 @@ RECENT_DECISIONS = 40
 
 def presence(app: Any) -> Counter[str]:
     """Open moderator sockets per moderator name, in this process."""
-    state = app.state
-    counter: Counter[str] | None = getattr(state, "moderators_present", None)
-    if counter is None:
-        counter = state.moderators_present = Counter()
-    return counter
+    wall: Wall = app.state.wall
+    return wall.moderators_present
 
 
 async def console_snapshot(wall: Wall, moderator: str) -> tuple[int, dict[str, Any]]:
@@ -43,4 +40,6 @@ async def console_snapshot(wall: Wall, moderator: str) -> tuple[int, dict[str, A
         rules=rules_to_dict(rules),
         moderator=moderator,
         claim_timeout=wall.settings.claim_timeout,
+        sources={source.name: source.health() for source in wall.sources},
+        notices=wall.notices(),
     )

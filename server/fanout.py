@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from moderation.store import Store
+from moderation.stores.base import LogReplaced
 from server.protocol import encode
 from server.ws_protocol import SLOW_CLIENT_UNSENT, text_frame
 
@@ -19,6 +20,8 @@ Send = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Coroutine[Any, Any, None]]
 
 CLOSE_TOO_SLOW = 4008
+# The store was replaced under a running server: every client resumes (and gets a reset).
+CLOSE_SERVICE_RESTART = 1012
 
 
 async def _gone(*args: object) -> None:
@@ -206,23 +209,30 @@ class Hub:
         for client in full:
             self._drop(client)
 
-    def _drop(self, client: Client) -> None:
+    def _drop(self, client: Client, code: int = CLOSE_TOO_SLOW, reason: str = "too slow") -> None:
         self.clients.pop(client, None)
         client.dropped = True
-        self.dropped_total += 1
-        logger.warning("dropping %s client %s: it stopped reading", self.channel, client.name)
-        if client.frames is not None:
+        if code == CLOSE_TOO_SLOW:
+            self.dropped_total += 1
+            logger.warning("dropping %s client %s: it stopped reading", self.channel,
+                           client.name)
+        if client.frames is not None and code == CLOSE_TOO_SLOW:
             # Reset, not closed politely: a close frame would wait behind what the client
             # never read, in the kernel's buffers, for minutes.
             client.frames.reset()
             return
-        task = asyncio.create_task(client.close(CLOSE_TOO_SLOW, "too slow"))
+        if client.frames is not None:
+            client.frames.close_now(code, reason)
+            return
+        task = asyncio.create_task(client.close(code, reason))
         self._closers.add(task)
         task.add_done_callback(self._closers.discard)
 
     async def _run(self) -> None:
         while True:
             try:
+                if self.position < 0:
+                    self.position = await self.store.last_seq(self.channel)
                 async for event in self.store.follow(self.channel, self.position):
                     self.position = event.seq
                     try:
@@ -235,6 +245,13 @@ class Hub:
                     self.publish(event.seq, text)
             except asyncio.CancelledError:
                 raise
+            except LogReplaced as exc:
+                # Its clients hold positions in the old log: they resume, and get a reset.
+                logger.warning("%s; closing %d clients so they start again", exc,
+                               len(self.clients))
+                for client in list(self.clients):
+                    self._drop(client, CLOSE_SERVICE_RESTART, "store replaced")
+                self.position = -1  # read again below, as the new log stands
             except Exception:
                 logger.exception("following the %s event log failed; retrying", self.channel)
                 await asyncio.sleep(1.0)

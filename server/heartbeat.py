@@ -15,7 +15,7 @@ class Heartbeat(Periodic):
     def __init__(self, hubs: list[Hub], interval: float = protocol.HEARTBEAT_SECONDS) -> None:
         super().__init__(interval)
         self.hubs = hubs
-        self.text = protocol.encode({"type": protocol.HEARTBEAT, "interval": interval})
+        self.text = protocol.encode({"type": protocol.MessageType.HEARTBEAT, "interval": interval})
 
     async def tick(self) -> None:
         for hub in self.hubs:

@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import branding, service_worker
+from server import branding, demo_photos, service_worker, theme
 from server.settings import Settings
 from wall_ui import STATIC_DIR
 
@@ -78,8 +78,9 @@ def _branded_page(filename: str) -> Route:
 
 async def config(request: Request) -> JSONResponse:
     """GET /api/config: the branding every page applies (public)."""
-    return JSONResponse(branding.page_config(_settings(request)),
-                        headers={"cache-control": "no-cache"})
+    config = branding.page_config(_settings(request))
+    config["theme"] = await theme.current(request.app.state.wall)
+    return JSONResponse(config, headers={"cache-control": "no-cache"})
 
 
 async def qr_code(request: Request) -> Response:
@@ -103,6 +104,12 @@ class Assets(StaticFiles):
         return await super().get_response(path, scope)
 
 
+async def favicon(request: Request) -> Response:
+    """GET /favicon.ico: the icon browsers and bookmark tools ask for on their own."""
+    return FileResponse(STATIC_DIR / "img" / "favicon.ico", media_type="image/x-icon",
+                        headers={"cache-control": "public, max-age=86400"})
+
+
 def routes() -> list[Route | Mount]:
     """The page routes, the branding endpoints and the static mount."""
     return [
@@ -111,6 +118,8 @@ def routes() -> list[Route | Mount]:
         _page("moderate.html"),
         Route("/api/config", config),
         Route("/api/qr.svg", qr_code),
+        demo_photos.route(),
+        Route("/favicon.ico", favicon),
         service_worker.route(),
         # Compressed: phones on a slow venue network load the scripts in a few kilobytes.
         Mount("/static", app=GZipMiddleware(Assets(directory=STATIC_DIR), minimum_size=1000),

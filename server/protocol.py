@@ -1,27 +1,28 @@
-"""Every websocket message type, defined once; mirrored by wall_ui/js/protocol.js."""
+"""The messages of the websockets: their types and error codes (moderation/wire.py), and
+the messages built here; mirrored by wall_ui/js/protocol.js."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from moderation import jsoncodec
+from moderation.exceptions import (
+    DecisionConflict,
+    InvalidAction,
+    InvalidRules,
+    MalformedPayload,
+    UnknownPost,
+)
 from moderation.post import Post
 from moderation.queue import QueueItem
+from moderation.store import StoreUnavailable
+from moderation.wire import ErrorCode, MessageType
 
-# Server to every screen (/ws).
-SNAPSHOT = "snapshot"
-POST_SHOWN = "post.shown"
-POST_RETRACTED = "post.retracted"
+__all__ = ["ErrorCode", "MessageType", "ack", "encode", "error", "error_code",
+           "queue_snapshot", "snapshot"]
 
-# Server to moderators (/ws/moderate).
-QUEUE_SNAPSHOT = "queue.snapshot"
-QUEUE_ADDED = "queue.added"
-QUEUE_DECIDED = "queue.decided"
-ACK = "ack"
-ERROR = "error"
-
-# Moderators to server (/ws/moderate).
-DECIDE = "decide"
+# Seconds between two heartbeats (HASHWALL_HEARTBEAT_SECONDS overrides it).
+HEARTBEAT_SECONDS = 15
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -30,19 +31,21 @@ def encode(message: dict[str, Any]) -> str:
 
 
 def snapshot(seq: int, posts: list[Post], reset: bool = False, pinned: Post | None = None,
-             paused: bool = False, shares: dict[str, int] | None = None) -> dict[str, Any]:
-    """The approved posts a screen starts from, newest first, as of event `seq`, with the
-    pinned post (or null), whether moderators paused the wall and the share counts."""
-    return {"type": SNAPSHOT, "seq": seq, "reset": reset, "posts": [p.to_dict() for p in posts],
+             paused: bool = False, shares: dict[str, int] | None = None,
+             epoch: str | None = None) -> dict[str, Any]:
+    """The approved posts a screen starts from, newest first, as of event `seq` of `epoch`,
+    with the pinned post (or null), whether moderators paused the wall and the share counts."""
+    return {"type": MessageType.SNAPSHOT, "seq": seq, "reset": reset,
+            "posts": [p.to_dict() for p in posts],
             "pinned": pinned.to_dict() if pinned else None, "paused": paused,
-            "shares": shares or {}}
+            "shares": shares or {}, "epoch": epoch}
 
 
 def queue_snapshot(seq: int, pending: list[QueueItem], counts: dict[str, int],
                    **extra: Any) -> dict[str, Any]:
     """The pending queue a moderator starts from, and what else the console shows."""
     return {
-        "type": QUEUE_SNAPSHOT,
+        "type": MessageType.QUEUE_SNAPSHOT,
         "seq": seq,
         "pending": [item.to_dict() for item in pending],
         "counts": counts,
@@ -52,41 +55,27 @@ def queue_snapshot(seq: int, pending: list[QueueItem], counts: dict[str, int],
 
 def ack(ref: Any, **data: Any) -> dict[str, Any]:
     """A moderator's message was applied."""
-    return {"type": ACK, "ref": ref, **data}
+    return {"type": MessageType.ACK, "ref": ref, **data}
 
 
-def error(message: str, ref: Any = None, code: str = "bad_request") -> dict[str, Any]:
+def error(message: str, ref: Any = None,
+          code: ErrorCode = ErrorCode.BAD_REQUEST) -> dict[str, Any]:
     """A moderator's message was refused, and why."""
-    return {"type": ERROR, "ref": ref, "code": code, "message": message}
+    return {"type": MessageType.ERROR, "ref": ref, "code": code, "message": message}
 
-# Server to every screen (/ws), for the wall's featured place and the moderators' pause.
-POST_PINNED = "post.pinned"
-POST_UNPINNED = "post.unpinned"
-WALL_PAUSED = "wall.paused"
-WALL_RESUMED = "wall.resumed"
 
-# Server to every screen (/ws): the share count of an approved post changed (moderation/shares.py).
-POST_SHARES = "post.shares"
+# The wire's word for each refusal; anything else is a bad request.
+_CODES: tuple[tuple[type[Exception], ErrorCode], ...] = (
+    (DecisionConflict, ErrorCode.CONFLICT),
+    (UnknownPost, ErrorCode.UNKNOWN_POST),
+    (InvalidAction, ErrorCode.INVALID_ACTION),
+    (InvalidRules, ErrorCode.INVALID_RULES),
+    (MalformedPayload, ErrorCode.BAD_REQUEST),
+    (StoreUnavailable, ErrorCode.STORE_UNAVAILABLE),
+)
 
-# Moderators to server (/ws/moderate), besides `decide`; answered by `ack` or `error`.
-UNDO = "undo"
-PIN = "pin"
-UNPIN = "unpin"
-ANNOUNCE = "announce"
-PAUSE = "pause"
-RESUME = "resume"
-MODE = "mode"
-CLAIM = "claim"
-RELEASE = "release"
-RULES = "rules"
 
-# Server to moderators (/ws/moderate), besides the queue events and the wall's own events.
-QUEUE_CLAIMED = "queue.claimed"
-QUEUE_RELEASED = "queue.released"
-WALL_MODE = "wall.mode"
-RULES_CHANGED = "rules.changed"
-QUEUE_SHARES = "queue.shares"
+def error_code(exc: Exception) -> ErrorCode:
+    """The error code a refusal is sent with."""
+    return next((code for kind, code in _CODES if isinstance(exc, kind)), ErrorCode.BAD_REQUEST)
 
-# Server to every socket, every HEARTBEAT_SECONDS: lets pages notice a dead connection.
-HEARTBEAT = "heartbeat"
-HEARTBEAT_SECONDS = 15

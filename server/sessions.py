@@ -38,10 +38,9 @@ def accounts_of(app: Any) -> dict[str, str] | None:
     wall: Wall = app.state.wall
     if wall.settings.accounts_file is None:
         return None
-    accounts: dict[str, str] | None = getattr(app.state, "accounts", None)
-    if accounts is None:
-        accounts = app.state.accounts = load_accounts(wall.settings.accounts_file)
-    return accounts
+    if wall.accounts is None:
+        wall.accounts = load_accounts(wall.settings.accounts_file)
+    return wall.accounts
 
 
 def generation_key(moderator: str) -> str:

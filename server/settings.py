@@ -31,11 +31,29 @@ class RetweetPolicy(enum.StrEnum):
     DROP = "drop"
 
 
+class Theme(enum.StrEnum):
+    """The pages' built-in colour themes: the branding's dark one, light, high contrast."""
+
+    DARK = "dark"
+    LIGHT = "light"
+    HIGH_CONTRAST = "high-contrast"
+
+
+class AnnouncementStyle(enum.StrEnum):
+    """How the wall shows the organiser's announcements: a banner, or a scrolling ticker."""
+
+    BANNER = "banner"
+    TICKER = "ticker"
+
+
 class WallLayout(enum.StrEnum):
-    """How the wall arranges posts: a grid of cards, or one post at a time."""
+    """How the wall arranges posts: a grid of cards, one post at a time, a photo-first
+    mosaic, or the mosaic when the recent posts carry photos and the grid otherwise."""
 
     GRID = "grid"
     SPOTLIGHT = "spotlight"
+    MOSAIC = "mosaic"
+    AUTO = "auto"
 
 
 class SettingsError(Exception):
@@ -88,14 +106,20 @@ class Settings(BaseSettings):
     color_accent: str = "#7cc7ff"
     color_card: str = "#1b2233"
     font_family: str = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif'
-    wall_layout: WallLayout = WallLayout.GRID
+    wall_layout: WallLayout = WallLayout.AUTO
     wall_rotate_seconds: float = Field(default=12.0, ge=3, le=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
     forwarded_allow_ips: CommaList = Field(default_factory=list)
     max_connections: int = Field(default=4000, ge=10, le=1_000_000)
     header_timeout: float = Field(default=10.0, gt=0, le=300)
     store_timeout: float = Field(default=2.0, gt=0, le=60)
+    demo_photos: bool = False
+    announcement_style: AnnouncementStyle = AnnouncementStyle.BANNER
+    theme: Theme = Theme.DARK
     sources: CommaList | None = None
+    x_stall_timeout: float = Field(default=60.0, gt=20, le=600)
+    x_monthly_read_budget: int | None = Field(default=None, ge=1)
+    x_price_per_read: float = Field(default=0.005, ge=0)
 
     @field_validator("hashtags", "trusted_authors", "blocked_words", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ class Built:
     seq: int
     message: dict[str, Any]
     text: str
+    epoch: str | None = None
 
     def reset(self) -> str:
         """The encoding for a screen that asked to resume elsewhere: told to start over."""
@@ -48,6 +49,9 @@ class PublicSnapshots:
         must cover every event before it.
         """
         wanted = await self.store.last_seq(PUBLIC)
+        epoch = await self.store.epoch()
+        if self._latest is not None and self._latest.epoch != epoch:
+            self._latest = None  # the store was replaced: its old posts are no longer true
         while True:
             latest = self._latest
             if latest is not None and latest.seq >= wanted:
@@ -58,15 +62,19 @@ class PublicSnapshots:
             # leaves does not cancel it for the others. A build that began before `wanted`
             # was read may be older: then the next one, begun after, is not.
             built = await asyncio.shield(self._building)
-            if built.seq >= wanted:
+            if built.seq >= wanted and built.epoch == epoch:
                 return built
 
     async def _build(self) -> Built:
+        # The epoch first: a store replaced between the two reads gives an older epoch with
+        # the new posts, which the next screen's check rebuilds.
+        epoch = await self.store.epoch()
         snap = await self.store.snapshot(self.limit)
         message = protocol.snapshot(snap.seq, snap.posts, pinned=snap.pinned,
-                                    paused=snap.paused, shares=snap.shares)
-        built = Built(snap.seq, message, encode(message))
+                                    paused=snap.paused, shares=snap.shares, epoch=epoch)
+        built = Built(snap.seq, message, encode(message), epoch)
         self.builds += 1
-        if self._latest is None or built.seq >= self._latest.seq:
+        if (self._latest is None or built.seq >= self._latest.seq
+                or built.epoch != self._latest.epoch):
             self._latest = built
         return built

@@ -50,21 +50,30 @@ def _since(ws: WebSocket) -> int | None:
     return int(value)
 
 
-async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapshot) -> None:
-    """Bring a new client up to date: what it missed since `since`, or a fresh snapshot."""
+def _epoch(ws: WebSocket) -> str | None:
+    return ws.query_params.get("epoch") or None
+
+
+async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapshot,
+                  epoch: str | None = None) -> None:
+    """Bring a new client up to date: what it missed since `since` (of `epoch`, when the
+    client says), or a fresh snapshot."""
     latest = await hub.store.last_seq(hub.channel)
     if since is not None and since < 0:
         await client.write(0, encode(protocol.error("expected since to be a whole number",
-                                                    code="bad_since")))
-    if since is None or since < 0 or since > latest or latest - since > MAX_BACKLOG:
+                                                    code=protocol.ErrorCode.BAD_SINCE)))
+    # A `since` of another epoch numbers another log (a replaced store): it means nothing here.
+    elsewhere = epoch is not None and epoch != await hub.store.epoch()
+    if (since is None or since < 0 or since > latest or latest - since > MAX_BACKLOG
+            or elsewhere):
         built = await snapshot()
-        resumed_elsewhere = since is not None and since != built.seq
+        resumed_elsewhere = since is not None and (since != built.seq or elsewhere)
         await client.write(0, built.reset() if resumed_elsewhere else built.text)
         client.last_seq = built.seq
         return
     client.last_seq = since
     after = since
-    while events := await hub.store.events_after(hub.channel, after):
+    while events := await hub.store.replay(hub.channel, after):
         for event in events:
             await client.write(event.seq, encode(event.message()))
         after = events[-1].seq
@@ -72,6 +81,7 @@ async def _resume(client: Client, hub: Hub, since: int | None, snapshot: Snapsho
 
 async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
                  on_message: OnMessage | None = None) -> None:
+    epoch = _epoch(ws)
     tasks: list[asyncio.Task[None]] = []
 
     async def close(code: int, reason: str) -> None:
@@ -87,7 +97,7 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
     try:
         try:
             async with asyncio.timeout(_store_timeout(ws)):
-                await _resume(client, hub, since, snapshot)
+                await _resume(client, hub, since, snapshot, epoch)
         except (StoreUnavailable, TimeoutError) as failure:
             # One line, no traceback: the screen tries again, as 1013 asks it to.
             logger.warning("websocket %s closed with 1013: the store is unavailable (%s)",
@@ -136,7 +146,8 @@ async def _read(ws: WebSocket, client: Client, on_message: OnMessage | None) -> 
             # The ref goes back escaped, so the console recognises and forgets the message
             # rather than sending it again at every reconnection.
             ref = _raw_ref(text)
-            client.reply(inputs.ascii_json(protocol.error(str(exc), ref, code="bad_request")))
+            client.reply(inputs.ascii_json(protocol.error(str(exc), ref,
+                                                         code=protocol.ErrorCode.BAD_REQUEST)))
             continue
         await on_message(client, message)
 
@@ -169,14 +180,17 @@ async def moderator_socket(ws: WebSocket) -> None:
     moderator = moderator_of(ws)
     await ws.accept()
     if moderator is None:
-        refusal = protocol.error("sign in as a moderator first", code="unauthorised")
+        refusal = protocol.error("sign in as a moderator first",
+                                 code=protocol.ErrorCode.UNAUTHORISED)
         await ws.send_text(encode(refusal))
         await ws.close(CLOSE_UNAUTHORISED, "sign in first")
         return
 
     async def snapshot() -> Built:
+        epoch = await wall.store.epoch()
         seq, message = await console_snapshot(wall, moderator)
-        return Built(seq, message, encode(message))
+        message = {**message, "epoch": epoch}
+        return Built(seq, message, encode(message), epoch)
 
     async def on_message(client: Client, message: Any) -> None:
         ref = message.get("ref") if isinstance(message, dict) else None
@@ -188,7 +202,7 @@ async def moderator_socket(ws: WebSocket) -> None:
                 reply = protocol.ack(ref, **result)
             except (ModerationError, StoreUnavailable) as exc:
                 # The socket stays open while the store is away; the console sends again.
-                reply = protocol.error(str(exc), ref, code=type(exc).__name__)
+                reply = protocol.error(str(exc), ref, code=protocol.error_code(exc))
         client.reply(encode(reply))
 
     present = presence(ws.app)

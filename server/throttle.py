@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from moderation.store import Store
 
 if TYPE_CHECKING:
-    from moderation.redis_base import RedisBase
+    from moderation.stores.redis import RedisStore
 
 MAX_FAILURES = 5
 WINDOW = 15 * 60.0
@@ -175,7 +175,7 @@ class RedisThrottle:
     refused rather than let through uncounted.
     """
 
-    def __init__(self, store: RedisBase, limit: int = MAX_FAILURES, window: float = WINDOW,
+    def __init__(self, store: RedisStore, limit: int = MAX_FAILURES, window: float = WINDOW,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.limit = limit
@@ -224,9 +224,9 @@ class RedisThrottle:
 def throttle_for(store: Store) -> Throttle:
     """The throttle of a store: shared through Redis, or in this process for SQLite."""
     # Imported when a throttle is made, not with this module: importing auth loads no redis.
-    from moderation.redis_base import RedisBase
+    from moderation.stores.redis import RedisStore
 
-    if isinstance(store, RedisBase):
+    if isinstance(store, RedisStore):
         return RedisThrottle(store)
     return LoginThrottle()
 

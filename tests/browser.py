@@ -106,7 +106,8 @@ async def distinct_colours(page: Page, png: bytes) -> int:
 
 
 async def overflowing(page: Page, vertical: bool = False) -> list[dict[str, Any]]:
-    """Cards whose text is wider than the card (or, with `vertical`, cut off at its foot)."""
+    """Cards whose text is wider than the card (or, with `vertical`, cut off at its foot
+    rather than ending in an ellipsis)."""
     found: list[dict[str, Any]] = await page.evaluate(
         """(vertical) => {
           const out = [];
@@ -117,7 +118,9 @@ async def overflowing(page: Page, vertical: bool = False) -> list[dict[str, Any]
                 out.push({ id, what: node.className, scrollWidth: node.scrollWidth,
                            clientWidth: node.clientWidth });
               }
-              if (vertical && node.scrollHeight > node.clientHeight + 1) {
+              // A text clamped to its whole lines ends in an ellipsis: that is fitting.
+              const clamped = getComputedStyle(node).webkitLineClamp !== "none";
+              if (vertical && !clamped && node.scrollHeight > node.clientHeight + 1) {
                 out.push({ id, what: node.className, scrollHeight: node.scrollHeight,
                            clientHeight: node.clientHeight });
               }

@@ -120,9 +120,11 @@ async def test_corpus_stays_text_on_the_wall(browser: Browser, store_url: str) -
         context = await new_context(browser, 1920, 1080)
         page = await context.new_page()
         await page.goto(f"{server.base}/wall")
-        await page.wait_for_selector('#featured [data-id="x:9999"]', timeout=10_000)
-        # The featured announcement takes a column: four cards beside it.
-        await wait_until(page, "() => document.querySelectorAll('#posts .post').length === 4")
+        await page.wait_for_selector("#announcement:not([hidden])", timeout=10_000)
+        # The announcement is a banner above the posts, its text inert: a full stage below.
+        assert (await page.text_content("#announcement-text") or "").startswith(PAYLOADS[0])
+        await wait_until(page, "() => document.querySelectorAll('#posts .post').length"
+                         " === window.hashwall.stage.capacity()")
         assert await overflowing(page, vertical=True) == []
         # Every payload through the wall's own renderer, in the page and under its CSP.
         rendered: Any = await page.evaluate("""async () => {

@@ -132,7 +132,8 @@ async def test_swipes_keys_and_an_outage_lose_no_decision(browser: Browser,
         await page.click('[role=tab][data-tab="activity"]')
         override = page.locator("#activity button.override")
         await override.wait_for(timeout=WAIT_MS)
-        assert "blocked_word" in await page.locator("#activity li").first.inner_text()
+        line = await page.locator("#activity li").first.inner_text()
+        assert "Automatic rules rejected" in line and "Blocked word" in line
         await override.click()
         await page.locator('#approved .card[data-id="x:5"]').wait_for(state="attached",
                                                                     timeout=WAIT_MS)

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server.x_ingest import XStreamingClient
+from server.sources.x.client import XStreamingClient
 from tests.fake_x import TOKEN, make_item, recorded_stream_items
 from tests.fake_x.server import (
     NO_RULES,

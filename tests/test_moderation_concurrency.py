@@ -30,7 +30,7 @@ async def test_two_moderators_deciding_at_once_get_one_outcome(server: RunningSe
             b, _ = await wait_for(ben, reply_to(f"b{n}"))
             assert sorted((a["type"], b["type"])) == ["ack", "error"], (a, b)
             loser = a if a["type"] == "error" else b
-            assert loser["code"] == "DecisionConflict" and "another decision" in loser["message"]
+            assert loser["code"] == "conflict" and "another decision" in loser["message"]
             winner = b if loser is a else a
             outcomes[f"x:{n}"] = winner["status"]
         for n, status in outcomes.items():
@@ -54,7 +54,7 @@ async def test_everyone_sees_the_queue_and_every_decision_live(server: RunningSe
             assert (decided["status"], decided["moderator"]) == ("approved", "ben")
         await send(ana, type="decide", id="x:1", action="reject", expected="pending", ref="a1")
         refused, _ = await wait_for(ana, reply_to("a1"))
-        assert refused["code"] == "DecisionConflict"
+        assert refused["code"] == "conflict"
 
 
 async def test_batches_do_not_overlap_and_return_when_their_moderator_leaves(

@@ -62,7 +62,7 @@ async def test_undo_over_the_socket_brings_a_post_back(server: RunningServer) ->
                 "post.shown", "post.retracted"]
             await send(ana, type="undo", ref="u2")
             nothing, _ = await wait_for(ana, reply_to("u2"))
-            assert nothing["code"] == "InvalidAction"
+            assert nothing["code"] == "invalid_action"
     item = await wall.store.get("x:1")
     assert item is not None and item.status is Status.PENDING
 
@@ -96,7 +96,7 @@ async def test_post_moderation_mode_shows_at_once_unless_a_rule_holds(
         switched, _ = await wait_for(ana, of_type("wall.mode"))
         assert switched["mode"] == "post" and switched["moderator"] == "ana"
         await send(ana, type="mode", mode="sideways", ref="bad")
-        assert (await wait_for(ana, reply_to("bad")))[0]["code"] == "InvalidAction"
+        assert (await wait_for(ana, reply_to("bad")))[0]["code"] == "invalid_action"
     shown = await wall.pipeline.ingest(make_post(1, text="Belle plénière"))
     held = await wall.pipeline.ingest(make_post(2, text="hmm", possibly_sensitive=True))
     assert shown is not None and (shown.status, shown.rule) == (Status.APPROVED,
@@ -119,7 +119,7 @@ async def test_an_announcement_is_shown_once_even_when_resent(server: RunningSer
                 assert ack["id"] == "hashwall:ann-1" and ack.get("repeat", False) is (
                     attempt == 1)
             await send(ana, type="announce", text="   ", ref="ann-2")
-            assert (await wait_for(ana, reply_to("ann-2")))[0]["code"] == "InvalidAction"
+            assert (await wait_for(ana, reply_to("ann-2")))[0]["code"] == "invalid_action"
             await send(ana, type="pause", ref="sentinel")
             await wait_for(ana, reply_to("sentinel"))
         shown = await recv(screen)

@@ -71,6 +71,8 @@ async def test_config_gives_the_pages_their_branding(store_url: str) -> None:
         "rotate_seconds": 20.0,
         "phone_url": "https://wall.example.org/",
         "qr_url": "/api/qr.svg",
+        "announcement_style": "banner",
+        "theme": "dark",
     }
     assert "https://cdn.example.org" in _directives(
         response.headers["content-security-policy"])["img-src"]

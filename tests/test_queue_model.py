@@ -4,6 +4,7 @@ decisions, re-sends, pins and restarts keeps the invariants."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from moderation.exceptions import DecisionConflict, InvalidAction, ModerationErr
 from moderation.post import Status
 from moderation.queue import ALLOWED_FROM, PUBLIC, RESULT, Action, Verdict
 from moderation.shares import screen_shares
-from moderation.sqlite_store import SQLiteStore
+from moderation.stores.sqlite import SQLiteStore
 from tests.utils import make_post
 
 POSTS = st.integers(min_value=1, max_value=4)
@@ -257,6 +258,24 @@ class QueueModel(RuleBasedStateMachine):
         assert shares == snapshot.shares
         counts = {p: sum(o == p for o in self.shared.values()) for p in self.shared.values()}
         assert shares == {p: screen_shares(n) for p, n in counts.items() if p in screen}
+
+    @invariant()
+    def no_replay_carries_a_post_that_is_not_approved_now(self) -> None:
+        last = self.run(self.store.last_seq(PUBLIC))
+        hidden = {p: self.run(self.store.get(p)) for p, s in self.status.items()
+                  if s is not Status.APPROVED}
+        texts = {p: item.post.text for p, item in hidden.items() if item is not None}
+        for since in sorted({0, min(1, last), last // 3, last // 2, max(last - 1, 0), last}):
+            after = since
+            while events := self.run(self.store.replay(PUBLIC, after)):
+                for event in events:
+                    assert event.seq == after + 1  # a redacted event keeps its place
+                    after = event.seq
+                    post = event.data.get("post")
+                    assert post is None or post["id"] not in hidden, (since, event)
+                    wire = json.dumps(event.message(), ensure_ascii=False)
+                    assert not any(text in wire for text in texts.values()), (since, event)
+            assert after == last
 
 
 QueueModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40,

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from moderation.redis_store import RedisStore
-from moderation.sqlite_store import SQLiteStore
+from moderation.stores.redis import RedisStore
+from moderation.stores.sqlite import SQLiteStore
 from tests.store_ops import operations, run, submits
 
 _runs = itertools.count()

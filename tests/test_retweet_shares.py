@@ -189,7 +189,7 @@ async def test_a_store_file_from_before_share_counts_gains_them(store_url: str) 
     import sqlite3
 
     from moderation.queue import Verdict
-    from moderation.sqlite_store import SQLiteStore
+    from moderation.stores.sqlite import SQLiteStore
 
     store = SQLiteStore(store_url)
     await store.open()

@@ -168,10 +168,10 @@ async def test_bad_moderator_messages_get_errors_and_the_socket_keeps_working(
             assert "'shout'" in (await recv(ws))["message"]
             await ws.send(json.dumps({"type": "decide", "id": "x:1", "action": "nuke", "ref": 2}))
             error = await recv(ws)
-            assert error["ref"] == 2 and error["code"] == "InvalidAction"
+            assert error["ref"] == 2 and error["code"] == "invalid_action"
             await ws.send(json.dumps({"type": "decide", "id": "x:9", "action": "approve",
                                       "ref": 3}))
-            assert (await recv(ws))["code"] == "UnknownPost"
+            assert (await recv(ws))["code"] == "unknown_post"
             await ws.send(json.dumps({"type": "decide", "id": "x:1", "action": "approve",
                                       "ref": 4}))
             assert (await recv_until(ws, "ack"))[-1]["ref"] == 4

@@ -18,7 +18,7 @@ from moderation.ruleset_config import (
     rules_to_dict,
     seed_rules,
 )
-from moderation.x_normalise import normalise_stream_item
+from server.sources.x.normalise import normalise_stream_item
 from tests.utils import make_post
 
 

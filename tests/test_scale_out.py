@@ -200,7 +200,7 @@ async def test_redis_crash_loses_nothing_and_shows_nothing_twice(
                                      "ref": "console-x1"})
                 await console.send(decide)
                 refused = await _until_answer(console, "console-x1")
-                assert (refused["type"], refused["code"]) == ("error", "StoreUnavailable")
+                assert (refused["type"], refused["code"]) == ("error", "store_unavailable")
                 await _wait_json(f"{ingest.base}/healthz",
                                  lambda _, body: body["backlog"]["waiting"] >= 3)
 

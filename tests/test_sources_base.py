@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -204,7 +208,8 @@ async def test_stall_is_dropped_and_reopened() -> None:
 
 
 async def test_several_connections_report_health_per_key() -> None:
-    """A source with several connections reports each one under connections."""
+    """A source with several connections reports each one under connections; it is ok while
+    one works, and failed once every one failed."""
     source = Scripted({"a.example": [[1, "hang"]], "b.example": [Fatal("refused"), ]})
     await source.start()
     health = await source.wait_for(
@@ -212,6 +217,12 @@ async def test_several_connections_report_health_per_key() -> None:
         TIMEOUT)
     await source.stop()
     assert health["connections"]["a.example"]["state"] == "connected"
+    assert health["state"] == "connected" and health["ok"] and health["failed_connections"] == 1
+    assert health["last_error"] == "refused"
+    both = Scripted({"a.example": [Fatal("refused a")], "b.example": [Fatal("refused b")]})
+    await both.start()
+    health = await both.wait_for(lambda h: h["failed_connections"] == 2, TIMEOUT)
+    await both.stop()
     assert health["state"] == "failed" and not health["ok"]
 
 
@@ -275,12 +286,14 @@ async def test_retract_hides_shown_and_rejects_pending(store_url: str) -> None:
         async with ws_client(f"{running.ws_base}/ws") as screen:
             await recv_until(screen, "snapshot")
             await pipeline.offer(make_post(1, handle="trusted"))
+            # Shown before it is deleted: a screen is never sent a post hidden by then.
+            seen = await recv_until(screen, "post.shown")
             await pipeline.offer(make_post(2))
             await pipeline.retract("x:1", "deleted by its author")
             await pipeline.retract("x:2", "deleted by its author")
             await pipeline.retract("x:404", "deleted by its author")
             await pipeline.settled()
-            seen = await recv_until(screen, "post.retracted")
+            seen += await recv_until(screen, "post.retracted")
         store = running.wall.store
         first, second = await store.get("x:1"), await store.get("x:2")
         assert first is not None and first.status is Status.HIDDEN
@@ -298,3 +311,19 @@ def test_pipeline_is_a_sink() -> None:
     sink: Sink = Pipeline.__new__(Pipeline)
     source: Source = ListSource(sink, [])
     assert callable(sink.retract) and source.name == "toy"
+
+
+@pytest.mark.parametrize("command", ["serve", "ingest"])
+def test_cli_refuses_a_source_without_its_settings(tmp_path: Path, command: str) -> None:
+    """`hashwall serve` and `hashwall ingest` stop at once, naming the missing setting."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HASHWALL_") and k != "X_BEARER_TOKEN"}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+               HASHWALL_SOURCES="replay,x", HASHWALL_REPLAY_FILE=str(tmp_path / "r.jsonl"))
+    result = subprocess.run([sys.executable, "-m", "server.cli", command, "--port", "0"]
+                            if command == "serve" else
+                            [sys.executable, "-m", "server.cli", command],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "HASHWALL_SOURCES names 'x', which needs X_BEARER_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from moderation.post import Status
 from moderation.queue import CHANNELS, Action, Verdict
-from moderation.sqlite_store import SQLiteStore
+from moderation.stores.sqlite import SQLiteStore
 from moderation.wall_state import Mode
 from tests.store_ops import apply
 from tests.utils import make_post

@@ -27,7 +27,7 @@ def _compare(backend: str, redis_url: str, tmp_path: Path, before: list[tuple[An
     def fresh(name: str) -> Store:
         if backend == "sqlite":
             return create_store(f"sqlite:///{tmp_path / f'{name}.sqlite3'}")
-        from moderation.redis_store import RedisStore
+        from moderation.stores.redis import RedisStore
 
         return RedisStore(redis_url, prefix=f"{name}:")
 

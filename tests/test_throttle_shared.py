@@ -10,8 +10,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from moderation.redis_base import RedisBase
 from moderation.store import create_store
+from moderation.stores.redis import RedisStore
 from server.throttle import RedisThrottle
 from tests.redis_server import RedisServer
 from tests.test_auth import from_address, login, served
@@ -76,7 +76,7 @@ async def test_a_sign_in_on_one_process_clears_the_account_on_the_other(redis_ur
 async def redis_throttle(redis_url: str, now: list[float]) -> AsyncIterator[RedisThrottle]:
     """A Redis throttle on an open store, whose clock reads `now[0]`."""
     store = create_store(redis_url)
-    assert isinstance(store, RedisBase)
+    assert isinstance(store, RedisStore)
     await store.open()
     try:
         yield RedisThrottle(store, limit=5, window=900, clock=lambda: now[0])

@@ -1,4 +1,4 @@
-"""The X ingester, through the real tweepy client, against the fake X API v2 server."""
+"""The X source, through the real tweepy client, against the fake X API v2 server."""
 
 from __future__ import annotations
 
@@ -11,18 +11,12 @@ from typing import Any
 import pytest
 
 from moderation.post import Kind, Post
-from server.x_ingest import (
-    EXPANSIONS,
-    MEDIA_FIELDS,
-    TWEET_FIELDS,
-    USER_FIELDS,
-    Backoff,
-    RecentIds,
-    XIngester,
-    XStreamingClient,
-    check,
-)
-from server.x_rules import XApiError, XAuthError, build_rules, normalise_hashtags
+from server.sources.base import Backoff
+from server.sources.x.check import check
+from server.sources.x.client import EXPANSIONS, MEDIA_FIELDS, TWEET_FIELDS, USER_FIELDS
+from server.sources.x.rules import XApiError, XAuthError, build_rules, normalise_hashtags
+from server.sources.x.source import RecentIds
+from server.sources.x.source import XSource as XIngester
 from tests.fake_x import TOKEN, fixture_lines, make_item, recorded_stream_items
 from tests.fake_x.server import FakeXServer
 
@@ -38,7 +32,10 @@ class Collected:
         self.posts: list[Post] = []
         self.fail_on: set[str] = set()
 
-    async def __call__(self, post: Post) -> None:
+    async def retract(self, post_id: str, reason: str) -> None:
+        raise AssertionError(f"X never retracts, got {post_id}")
+
+    async def offer(self, post: Post) -> None:
         if post.id in self.fail_on:
             self.fail_on.discard(post.id)
             raise RuntimeError(f"store unavailable for {post.id}")
@@ -315,31 +312,27 @@ async def test_error_items_and_partial_errors_do_not_end_the_stream(
 # -- failures and reconnects -------------------------------------------------------------
 
 
-async def test_callback_exception_never_ends_the_stream(fake_x: FakeXServer) -> None:
-    """An exception raised in a stream callback is logged; the next lines still arrive."""
+async def test_handling_exception_never_ends_the_stream(
+    fake_x: FakeXServer, make_ingester: Callable[..., XIngester], sink: Collected
+) -> None:
+    """An exception raised while handling a line is logged; the next lines still arrive."""
 
-    class Exploding(XStreamingClient):
-        def __init__(self) -> None:
-            super().__init__(TOKEN, api_url=fake_x.url)
-            self.lines: list[bytes] = []
-            self.two_lines = asyncio.Event()
+    class Exploding(XIngester):
+        async def handle(self, key: str, item: Any) -> None:
+            if b"1600000000000000020" in item:
+                raise ValueError("a bug in a handler")
+            await super().handle(key, item)
 
-        async def on_data(self, raw_data: bytes) -> None:
-            self.lines.append(raw_data)
-            if len(self.lines) == 2:
-                self.two_lines.set()
-            raise ValueError("a bug in a callback")
-
-    fake_x.add_rule("#uemedef14")
-    client = Exploding()
-    task = client.filter()
-    fake_x.push(post_item(20))
-    fake_x.push(post_item(21))
-    await asyncio.wait_for(client.two_lines.wait(), 5)
-    assert not task.done()
-    client.disconnect()
-    await asyncio.wait([task], timeout=5)
-    assert task.cancelled()
+    ingester = Exploding(TOKEN, fake_x.url, HASHTAGS, sink, backoff_scale=SCALE)
+    try:
+        await started(ingester)
+        fake_x.push(post_item(20))
+        fake_x.push(post_item(21))
+        health = await ingester.wait_for(lambda h: h["posts_received"] == 1, 5)
+        assert sink.ids == ["x:1600000000000000021"] and health["reconnects"] == 0
+        assert "a bug in a handler" in health["last_error"]
+    finally:
+        await asyncio.wait_for(ingester.stop(), 5)
 
 
 async def test_run_returns_the_health_when_the_ingester_fails(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from moderation.exceptions import MalformedPayload
 from moderation.post import Kind, Post
-from moderation.x_normalise import (
+from server.sources.x.normalise import (
     normalise_lookup_page,
     normalise_matching_rules,
     normalise_stream_item,

@@ -86,3 +86,33 @@ def announcement(n: int, text: str) -> Post:
     """A moderators' announcement, for the wall's featured place."""
     return Post(id=f"hashwall:{n}", network="hashwall", author=author("orga", "Organisation"),
                 text=text, created_at="2014-08-27T09:05:00.000Z", kind=Kind.ANNOUNCEMENT)
+
+
+def network_posts() -> list[Post]:
+    """One post from each network with handles in that network's form, long handles and
+    names, a long quoted post, an unbroken word and a long URL: the layout's worst cases."""
+    words = "Anticonstitutionnellement" * 6
+    quote = ("Une entreprise qui ne prend pas de risque prend le plus grand de tous : celui de "
+             "disparaître. " * 4).strip()
+    long_text = ("La compétitivité passe par la formation, l'export et l'investissement dans "
+                 "les territoires ; les entreprises de taille intermédiaire le montrent. " * 4)
+    return [
+        post(101, "Ouverture de la plénière #uemedef14", author("ada", "Ada")),
+        Post(id="mastodon:https://mastodon.social/users/chloe/statuses/1", network="mastodon",
+             author=author("chloe_lefebvre_journaliste@mastodon.social",
+                           "Chloé Lefebvre, journaliste économique indépendante"),
+             text=f"{long_text}#uemedef14", created_at="2014-08-27T09:01:00.000Z"),
+        Post(id="bluesky:at://did:plc:abc/app.bsky.feed.post/3k", network="bluesky",
+             author=author("tres.long.nom.de.compte.officiel.bsky.social", "Compte officiel"),
+             text=f"{words} #uemedef14", created_at="2014-08-27T09:02:00.000Z"),
+        Post(id="onsite:7", network="onsite", author=Author(id="onsite-7", handle="",
+                                                            name="Marie, rang 12"),
+             text="Quelle place pour les PME dans la transition ? " + LONG_URL,
+             created_at="2014-08-27T09:03:00.000Z"),
+        post(102, "À méditer #Paroles2CEO", author("citations_du_jour_officielles_2014",
+                                                    "Citations du jour"),
+             tags=("#Paroles2CEO",), kind=Kind.QUOTE,
+             referenced=post(103, quote, author("ceo", "Une dirigeante"))),
+        post(104, "La salle est comble #uemedef14", author("photo", "Photographe"),
+             media=(photo("salle", "La salle plénière vue du fond"),)),
+    ]

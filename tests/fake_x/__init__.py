@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from moderation.x_normalise import normalise_lookup_page
+from server.sources.x.normalise import normalise_lookup_page
 
 # The bearer token the fake server accepts in the tests.
 TOKEN = "test-bearer-token"
-# The `shared` folder sits beside the repository root (CI clones it there too).
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "x"
+# The recorded payloads, kept in the repository (see tests/fixtures/x/README.md).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "x"
 STREAM_FILE = "streaming_output_with_error.jsonl"
 LOOKUP_FILES = (
     "media_tweet.jsonl",

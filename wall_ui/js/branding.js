@@ -1,6 +1,6 @@
 // The event's branding from GET /api/config: title, hashtags, logo, colours, font, layout.
 import { setLanguage } from "./i18n.js";
-import { safeUrl } from "./render.js";
+import { safeUrl, useLogo, usePhotos } from "./render.js";
 
 const DEFAULTS = {
   title: document.title,
@@ -40,6 +40,18 @@ export function applyBranding(config, root = document.documentElement) {
   if (config.font_family) root.style.setProperty("--brand-font", config.font_family);
   root.lang = setLanguage(config.language);
   if (config.title) document.title = config.title;
+  applyTheme(config.theme, root);
+  usePhotos(config.photos);
+  useLogo(config.logo_url);
+}
+
+const THEMES = ["dark", "light", "high-contrast"];
+
+// A built-in theme (style.css) replaces the colours; "dark" keeps the branding's.
+export function applyTheme(name, root = document.documentElement) {
+  if (!THEMES.includes(name)) return;
+  if (name === "dark") delete root.dataset.theme;
+  else root.dataset.theme = name;
 }
 
 // The logo, or nothing: a logo that fails to load is removed rather than shown broken.

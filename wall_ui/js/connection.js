@@ -1,8 +1,12 @@
 // One websocket that reconnects by itself (exponential backoff with jitter) and resumes
-// with ?since= so that nothing is missed and nothing arrives twice. Shared by every page.
+// with ?since=&epoch= so that nothing is missed and nothing arrives twice. Shared by every page.
 //
 //   new Connection(path, { onMessage, onState, minDelay, maxDelay, contiguous })
 //   .start()  .send(message) -> bool  .stop()  .seq (last sequence number applied)
+//   .epoch (the event log `seq` counts in, from the last snapshot; null before one)
+//
+// A seq means something only in its epoch: a server whose store was replaced answers a
+// resume from another epoch with a fresh snapshot (`reset`), never with its own events.
 //
 // onState("open" | "closed", closeCode) reports the socket; onMessage gets each message once.
 // With `contiguous`, a sequence number that skips ahead (a gap) makes it resume at once.
@@ -28,6 +32,7 @@ export class Connection {
     this.maxDelay = maxDelay;
     this.contiguous = contiguous;
     this.seq = null;
+    this.epoch = null;
     this.attempt = 0;
     this.socket = null;
     this.timer = null;
@@ -41,7 +46,8 @@ export class Connection {
 
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const since = this.seq === null ? "" : `?since=${this.seq}`;
+    let since = this.seq === null ? "" : `?since=${this.seq}`;
+    if (since && this.epoch !== null) since += `&epoch=${encodeURIComponent(this.epoch)}`;
     return `${scheme}//${location.host}${this.path}${since}`;
   }
 
@@ -114,6 +120,7 @@ export class Connection {
     const seq = message.seq;
     if (SNAPSHOTS.has(message.type)) {
       if (typeof seq === "number") this.seq = seq;
+      if (typeof message.epoch === "string") this.epoch = message.epoch;
     } else if (typeof seq === "number" && seq > 0) {
       if (this.seq !== null && seq <= this.seq) return; // already applied before a reconnect
       if (this.contiguous && this.seq !== null && seq > this.seq + 1) {

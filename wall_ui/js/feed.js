@@ -4,7 +4,7 @@
 import { Connection } from "./connection.js";
 import {
   POST_PINNED, POST_RETRACTED, POST_SHARES, POST_SHOWN, POST_UNPINNED, SNAPSHOT, WALL_PAUSED,
-  WALL_RESUMED,
+  WALL_RESUMED, WALL_THEME,
 } from "./protocol.js";
 
 const ANNOUNCEMENTS_KEPT = 8;
@@ -20,7 +20,10 @@ function withShares(post, count) {
 
 export class Feed {
   // keep: how many recent posts to remember (the wall rotates through them).
-  constructor({ keep = 60, onReset, onShow, onRetract, onFeature, onPause, onShares } = {}) {
+  // onAnnounce: given, announcements go to it (the newest, or null) and never take the
+  // featured place, which then holds the pinned post only.
+  constructor({ keep = 60, onReset, onShow, onRetract, onFeature, onPause, onShares,
+    onAnnounce, onTheme } = {}) {
     this.keep = keep;
     this.posts = new Map(); // id -> post, oldest first
     this.held = new Map(); // id -> {post, seq} approved during a pause, oldest first
@@ -33,6 +36,9 @@ export class Feed {
     this.onRetract = onRetract || (() => {});
     this.onFeature = onFeature || (() => {});
     this.onPause = onPause || (() => {});
+    this.onAnnounce = onAnnounce || null;
+    this.onTheme = onTheme || (() => {}); // a moderator switched the screens' theme
+    this.announced = null; // the announcement last given to onAnnounce
     this.onShares = onShares || (() => {}); // (id, count): redraw that post's count
   }
 
@@ -52,6 +58,7 @@ export class Feed {
       case POST_UNPINNED: return this.unpinned();
       case WALL_PAUSED: return this.setPaused(true);
       case WALL_RESUMED: return this.setPaused(false);
+      case WALL_THEME: return this.onTheme(message.theme);
       default: return undefined;
     }
   }
@@ -166,8 +173,17 @@ export class Feed {
   // The featured place shows the newest of the pin and the announcements.
   refeature() {
     const announcement = this.announcements[this.announcements.length - 1] || null;
+    if (this.onAnnounce) {
+      const post = announcement ? announcement.post : null;
+      if (post !== this.announced) {
+        this.announced = post;
+        this.onAnnounce(post);
+      }
+    }
     let next = this.pin;
-    if (announcement && (!next || announcement.seq > next.seq)) next = announcement;
+    if (announcement && !this.onAnnounce && (!next || announcement.seq > next.seq)) {
+      next = announcement;
+    }
     const featured = next ? { post: next.post, reason: next === this.pin ? "pinned" : "announcement" }
       : null;
     const before = this.featured;
@@ -179,7 +195,7 @@ export class Feed {
 
 // A Feed connected to /ws; `onState` reports the connection for the page's discreet sign.
 // `since`: the seq of a saved copy the feed already shows (offline.js), to resume after it.
-export function startFeed(feed, { onState, onMessage, since = null } = {}) {
+export function startFeed(feed, { onState, onMessage, since = null, epoch = null } = {}) {
   const connection = new Connection("/ws", {
     contiguous: true,
     onMessage(message) {
@@ -188,7 +204,10 @@ export function startFeed(feed, { onState, onMessage, since = null } = {}) {
     },
     onState,
   });
-  if (Number.isInteger(since)) connection.seq = since;
+  if (Number.isInteger(since)) {
+    connection.seq = since;
+    if (typeof epoch === "string") connection.epoch = epoch;
+  }
   connection.start();
   return connection;
 }

@@ -16,6 +16,8 @@ const TEXTS = {
     paused: "Mur en pause",
     newPosts: { one: "{n} nouvelle publication", other: "{n} nouvelles publications" },
     shares: { one: "{n} republication", other: "{n} republications" },
+    onsite: "posté dans la salle",
+    network: "publié sur {name}",
   },
   en: {
     justNow: "just now",
@@ -33,6 +35,8 @@ const TEXTS = {
     paused: "Wall paused",
     newPosts: { one: "{n} new post", other: "{n} new posts" },
     shares: { one: "{n} repost", other: "{n} reposts" },
+    onsite: "posted in the room",
+    network: "posted on {name}",
   },
 };
 

@@ -1,4 +1,5 @@
-// The moderator console: sign in, then the live queue shared with colleagues.
+// The moderator console's view: sign in, then the live queue shared with colleagues. The
+// queue's state lives in moderate_model.js; this module draws what each message changed.
 // Touch first (tap, swipe right to approve, left to reject), keys A R H U J K on a laptop.
 // Every command goes through the outbox (outbox.js): none is lost or applied twice.
 import { Connection } from "./connection.js";
@@ -7,27 +8,22 @@ import { renderPost } from "./render.js";
 import { Outbox } from "./outbox.js";
 import { swipeable } from "./swipe.js";
 import { addActivity, fillRules, readRules } from "./moderate_panels.js";
+import { QueueModel, describe, ruleName } from "./moderate_model.js";
+import { KeyedList } from "./keyed_list.js";
+import { showSources } from "./moderate_sources.js";
 
 const $ = (id) => document.getElementById(id);
 const wide = window.matchMedia("(min-width: 900px) and (orientation: landscape)");
-const pending = new Map(); // post id -> queue item
-const approved = new Map(); // post id -> item, newest first
-const rows = new Map(); // post id -> <li> in the queue or the wall list
-const seen = new Map(); // post id -> item, also rejected and hidden ones (activity, overrides)
-let me = null;
+const model = new QueueModel();
 let csrf = null;
-let wall = { mode: "pre", paused: false, pinned: null };
 let connection = null;
 let outbox = null;
 let focusId = null;
 let tab = "queue";
+let sideTab = "wall"; // the pane beside the queue on wide screens
 
 function say(text) {
   $("notice").textContent = text;
-}
-
-function describe(item) {
-  return item ? `@${item.post.author.handle}` : "the post";
 }
 
 // Posts with a decision in the outbox are out of the queue already, as far as this tablet knows.
@@ -36,12 +32,13 @@ function inFlight(id) {
 }
 
 function hits(item) {
+  const me = model.me;
   const box = document.createElement("p");
   box.className = "hits";
   if (item.rule) {
     const badge = document.createElement("span");
     badge.className = `rule-badge rule-${item.rule}`;
-    badge.textContent = item.rule.replace("_", " ");
+    badge.textContent = ruleName(item.rule);
     box.append(badge, " ");
   }
   if (item.reason) box.append(item.reason);
@@ -74,7 +71,7 @@ function button(label, className, onClick) {
   return node;
 }
 
-function cardRow(item) {
+function cardRow({ item }) {
   const id = item.post.id;
   const row = document.createElement("li");
   row.className = "card";
@@ -88,83 +85,89 @@ function cardRow(item) {
       button("Approve", "approve", () => decide(id, "approve")));
     swipeable(row, { onLeft: () => decide(id, "reject"), onRight: () => decide(id, "approve") });
   } else {
-    const pinned = wall.pinned === id;
+    const pinned = model.wall.pinned === id;
+    row.classList.toggle("is-pinned", pinned);
     actions.append(button("Hide", "hide", () => decide(id, "hide")),
       button(pinned ? "Unpin" : "Pin", "pin", () => command(pinned ? { type: P.UNPIN }
         : { type: P.PIN, id })));
   }
   row.append(actions);
-  row.addEventListener("click", () => focus(id, false));
+  row.addEventListener("click", () => focus(id));
+  if (id === focusId) row.classList.add("focused");
   return row;
 }
 
-// Own batch first, then free posts, then colleagues' batches; oldest first within each.
-function queueOrder() {
-  const rank = (item) => (item.claimed_by === me ? 0 : item.claimed_by ? 2 : 1);
-  return [...pending.values()].filter((item) => !inFlight(item.post.id))
-    .sort((a, b) => rank(a) - rank(b) || a.received_at - b.received_at);
-}
+const queueList = new KeyedList($("queue"), cardRow);
+const wallList = new KeyedList($("approved"), cardRow);
 
 function renderQueue() {
-  const list = $("queue");
-  const items = queueOrder();
-  list.replaceChildren(...items.map((item) => {
-    const row = cardRow(item);
-    rows.set(item.post.id, row);
-    return row;
-  }));
-  $("queue-empty").hidden = items.length > 0;
-  $("depth").textContent = String(items.length);
-  $("release").hidden = !items.some((item) => item.claimed_by === me);
-  if (tab === "queue" && (!focusId || !pending.has(focusId) || inFlight(focusId))) {
-    focusId = items.length ? items[0].post.id : null;
+  const items = model.queueOrder(inFlight);
+  // A card shows whose batch it is in, so it changes with the signed-in name.
+  queueList.render(items.map((item) => ({ id: item.post.id, item, extra: model.me || "" })));
+  const empty = items.length === 0;
+  if ($("queue-empty").hidden !== !empty) $("queue-empty").hidden = !empty;
+  const depth = String(items.length);
+  if ($("depth").textContent !== depth) $("depth").textContent = depth;
+  if ($("queue-count").textContent !== depth) $("queue-count").textContent = depth;
+  const mine = items.some((item) => item.claimed_by === model.me);
+  if ($("release").hidden !== !mine) $("release").hidden = !mine;
+  if (tab === "queue" && (!focusId || !model.pending.has(focusId) || inFlight(focusId))) {
+    focus(items.length ? items[0].post.id : null);
   }
-  markFocus();
 }
 
 function renderWall() {
-  const list = $("approved");
-  const items = [...approved.values()].sort((a, b) => b.updated_at - a.updated_at).slice(0, 60);
-  list.replaceChildren(...items.map((item) => {
-    const row = cardRow(item);
-    rows.set(item.post.id, row);
-    if (wall.pinned === item.post.id) row.classList.add("is-pinned");
-    return row;
-  }));
+  const pinnedId = model.wall.pinned;
+  const listed = model.wallOrder();
+  wallList.render(listed.map((item) => ({
+    id: item.post.id, item, extra: pinnedId === item.post.id ? "pinned" : "",
+  })));
+  if ($("approved-empty").hidden !== listed.length > 0) {
+    $("approved-empty").hidden = listed.length > 0;
+  }
   const pinned = $("pinned");
-  const item = wall.pinned ? approved.get(wall.pinned) : null;
-  pinned.hidden = !wall.pinned;
-  pinned.textContent = wall.pinned ? `Pinned: ${describe(item)}` : "";
-  markFocus();
+  const text = pinnedId ? `Pinned: ${describe(model.approved.get(pinnedId))}` : "";
+  if (pinned.textContent !== text) pinned.textContent = text;
+  if (pinned.hidden !== !pinnedId) pinned.hidden = !pinnedId;
 }
 
 function renderWallState() {
+  const { paused, mode: wallMode } = model.wall;
   const pause = $("pause");
-  pause.textContent = wall.paused ? "Resume wall" : "Pause wall";
-  pause.setAttribute("aria-pressed", String(wall.paused));
-  document.body.classList.toggle("wall-paused", wall.paused);
+  pause.querySelector(".label").textContent = paused ? "Resume wall" : "Pause wall";
+  pause.querySelector(".tool-hint").textContent = paused ? "the screens are frozen"
+    : "freeze the screens";
+  pause.setAttribute("aria-pressed", String(paused));
+  document.body.classList.toggle("wall-paused", paused);
   const mode = $("mode");
-  mode.textContent = wall.mode === "post" ? "Post-moderation" : "Pre-moderation";
-  mode.setAttribute("aria-pressed", String(wall.mode === "post"));
+  mode.querySelector(".label").textContent = wallMode === "post" ? "Post-moderation"
+    : "Pre-moderation";
+  mode.querySelector(".tool-hint").textContent = wallMode === "post" ? "shown at once"
+    : "approve before showing";
+  mode.setAttribute("aria-pressed", String(wallMode === "post"));
+  for (const choice of document.querySelectorAll(".themes [data-theme]")) {
+    choice.setAttribute("aria-pressed", String(choice.dataset.theme === model.wall.theme));
+  }
 }
 
-function markFocus() {
-  for (const row of document.querySelectorAll(".card.focused")) row.classList.remove("focused");
-  const row = focusId ? rows.get(focusId) : null;
+function rowOf(id) {
+  return id ? queueList.get(id) || wallList.get(id) : null;
+}
+
+// Only the card losing the focus and the card gaining it change.
+function focus(id) {
+  const before = rowOf(focusId);
+  if (before) before.classList.remove("focused");
+  focusId = id;
+  const row = rowOf(id);
   if (row && row.isConnected) {
     row.classList.add("focused");
     row.scrollIntoView({ block: "nearest" });
   }
 }
 
-function focus(id) {
-  focusId = id;
-  markFocus();
-}
-
 function moveFocus(step) {
-  const list = tab === "wall" ? $("approved") : $("queue");
-  const ids = [...list.children].map((row) => row.dataset.id);
+  const ids = (tab === "wall" ? wallList : queueList).ids();
   if (!ids.length) return;
   const at = ids.indexOf(focusId);
   focus(ids[Math.max(0, Math.min(ids.length - 1, at < 0 ? 0 : at + step))]);
@@ -176,13 +179,12 @@ function command(message) {
 }
 
 function decide(id, action) {
-  const item = pending.get(id) || approved.get(id);
+  const item = model.pending.get(id) || model.approved.get(id);
   if (!item) return;
-  const next = action === "hide" ? null : queueOrder().map((i) => i.post.id)
-    .find((other) => other !== id);
+  const next = item.status === "pending" ? model.nextAfter(id, inFlight) : null;
   command({ type: P.DECIDE, id, action, expected: item.status });
   if (item.status === "pending") {
-    if (focusId === id) focusId = next || null;
+    if (focusId === id) focus(next);
     renderQueue();
   }
 }
@@ -191,14 +193,16 @@ function updateBanner() {
   const banner = $("banner");
   const open = connection && connection.socket && connection.socket.readyState === WebSocket.OPEN;
   const waiting = outbox ? outbox.size : 0;
+  let text = "";
   if (!open) {
-    banner.textContent = "Connection lost — reconnecting. Your decisions are kept and sent"
+    text = "Connection lost — reconnecting. Your decisions are kept and sent"
       + ` as soon as it is back${waiting ? ` (${waiting} waiting)` : ""}.`;
-  } else {
-    banner.textContent = waiting ? `Sending ${waiting} decision(s)…` : "";
+  } else if (waiting) {
+    text = `Sending ${waiting} decision(s)…`;
   }
-  banner.hidden = !banner.textContent;
-  banner.classList.toggle("offline", !open);
+  if (banner.textContent !== text) banner.textContent = text;
+  if (banner.hidden !== !text) banner.hidden = !text;
+  if (banner.classList.contains("offline") === open) banner.classList.toggle("offline", !open);
 }
 
 function override(id) {
@@ -206,77 +210,28 @@ function override(id) {
 }
 
 function activity(entry, atTop = true) {
-  const item = pending.get(entry.postId) || approved.get(entry.postId);
-  const known = item || seen.get(entry.postId);
-  const post = known ? known.post : null;
-  addActivity($("activity"), { ...entry, post, override }, atTop);
+  const known = model.item(entry.postId);
+  addActivity($("activity"), { ...entry, post: known ? known.post : null, override }, atTop);
 }
 
-function place(item) {
-  const id = item.post.id;
-  seen.set(id, item);
-  if (seen.size > 500) seen.delete(seen.keys().next().value);
-  pending.delete(id);
-  approved.delete(id);
-  if (item.status === "pending") pending.set(id, item);
-  else if (item.status === "approved") approved.set(id, item);
-}
-
-function onSnapshot(message) {
-  pending.clear();
-  approved.clear();
-  for (const item of message.pending) pending.set(item.post.id, item);
-  for (const item of message.approved || []) approved.set(item.post.id, item);
-  wall = message.wall || wall;
-  me = message.moderator || me;
-  $("me").textContent = me || "";
-  $("activity").replaceChildren();
-  for (const entry of message.recent || []) activity({ ...entry, postId: entry.post_id }, false);
-  if (message.rules && !$("rules").contains(document.activeElement)) {
-    fillRules($("rules"), message.rules);
+// Draw what one message changed, and only that.
+function show(changed) {
+  if (changed.all) {
+    $("me").textContent = model.me || "";
+    $("activity").replaceChildren();
+    for (const entry of changed.activity) activity(entry, false);
+  } else {
+    for (const entry of changed.activity) activity(entry);
   }
-  renderQueue();
-  renderWall();
-  renderWallState();
-  updateBanner();
-}
-
-function onDecided(message) {
-  const item = message.item || pending.get(message.id) || approved.get(message.id)
-    || seen.get(message.id);
-  activity({ at: Date.now() / 1000, actor: message.moderator, action: message.action,
-    postId: message.id, after: message.status, rule: message.rule });
-  if (item) {
-    place({ ...item, status: message.status, decided_by: message.moderator,
-      updated_at: Date.now() / 1000, claimed_by: null });
+  if (changed.rules && !$("rules").contains(document.activeElement)) {
+    fillRules($("rules"), changed.rules);
   }
-  if (message.moderator !== me && message.moderator !== "rules") {
-    say(`${message.moderator} ${message.action === "undo" ? "undid a decision on"
-      : `${message.status}`} ${describe(item)}`);
-  }
-  renderQueue();
-  renderWall();
-}
-
-function onClaims(message, claimed) {
-  for (const id of message.ids) {
-    const item = pending.get(id);
-    if (!item) continue;
-    item.claimed_by = claimed ? message.moderator : null;
-    item.claim_until = claimed ? message.until : null;
-  }
-  renderQueue();
-}
-
-// One more retweet counted toward a post: redraw its count where it is listed.
-function onShares(message) {
-  const item = pending.get(message.id) || approved.get(message.id) || seen.get(message.id);
-  if (!item) return;
-  item.shares = message.shares;
-  // In place: a popular post must not redraw the whole queue at every retweet.
-  const row = rows.get(message.id);
-  const line = row && row.isConnected ? row.querySelector(":scope > .hits") : null;
-  if (line) line.replaceWith(hits(item));
+  const listed = [...changed.ids].some((id) => queueList.get(id) || wallList.get(id));
+  if (changed.queue || changed.all || listed) renderQueue();
+  if (changed.wall || changed.all || listed) renderWall();
+  if (changed.wallState) renderWallState();
+  if (changed.notice) say(changed.notice);
+  if (changed.all) updateBanner();
 }
 
 // A command refused because the server cannot reach its store (a Redis restart) is kept in
@@ -284,7 +239,7 @@ function onShares(message) {
 let retryTimer = null;
 
 function onAnswer(message) {
-  if (message.type === P.ERROR && message.code === "StoreUnavailable"
+  if (message.type === P.ERROR && message.code === P.ErrorCode.STORE_UNAVAILABLE
       && outbox.has((m) => m.ref === message.ref)) {
     if (retryTimer === null) {
       retryTimer = setTimeout(() => { retryTimer = null; outbox.flush(); }, 1000);
@@ -297,11 +252,11 @@ function onAnswer(message) {
   updateBanner();
   if (!sent) return;
   if (message.type === P.ERROR) {
-    say(message.code === "DecisionConflict" ? `Not applied: ${message.message}` : message.message);
+    say(message.code === P.ErrorCode.CONFLICT ? `Not applied: ${message.message}` : message.message);
     renderQueue();
   } else if (sent.type === P.UNDO) {
-    say(`Undone: ${message.undone} of ${describe(pending.get(message.id)
-      || approved.get(message.id))}`);
+    say(`Undone: ${message.undone} of ${describe(model.pending.get(message.id)
+      || model.approved.get(message.id))}`);
   } else if (sent.type === P.ANNOUNCE) {
     say("The announcement is on the wall.");
     $("announce-text").value = "";
@@ -311,46 +266,53 @@ function onAnswer(message) {
   }
 }
 
-function onMessage(message) {
-  switch (message.type) {
-    case P.QUEUE_SNAPSHOT: onSnapshot(message); break;
-    case P.QUEUE_ADDED: {
-      place(message.item);
-      if (message.item.status !== "pending") {
-        activity({ at: message.item.received_at, actor: message.item.decided_by || "rules",
-          action: "submit", postId: message.item.post.id, after: message.item.status,
-          rule: message.item.rule });
-      }
-      renderQueue();
-      renderWall();
-      break;
+// The snapshot holds the oldest part of a long queue; the rest comes page by page from
+// GET /api/posts, merged into what the socket said meanwhile.
+async function loadRest(after) {
+  const generation = model.generation;
+  while (after && generation === model.generation) {
+    const query = new URLSearchParams({ status: "pending", limit: "500", after });
+    let body;
+    try {
+      const response = await fetch(`/api/posts?${query}`);
+      if (!response.ok) return;
+      body = await response.json();
+    } catch {
+      return; // a lost connection brings a new snapshot, which starts paging again
     }
-    case P.QUEUE_DECIDED: onDecided(message); break;
-    case P.QUEUE_CLAIMED: onClaims(message, true); break;
-    case P.QUEUE_RELEASED: onClaims(message, false); break;
-    case P.QUEUE_SHARES: onShares(message); break;
-    case P.POST_PINNED: wall = { ...wall, pinned: message.id }; renderWall(); break;
-    case P.POST_UNPINNED: wall = { ...wall, pinned: null }; renderWall(); break;
-    case P.WALL_PAUSED: wall = { ...wall, paused: true }; renderWallState(); break;
-    case P.WALL_RESUMED: wall = { ...wall, paused: false }; renderWallState(); break;
-    case P.WALL_MODE: wall = { ...wall, mode: message.mode }; renderWallState(); break;
-    case P.RULES_CHANGED: fillRules($("rules"), message.rules); break;
-    case P.ACK:
-    case P.ERROR: onAnswer(message); break;
-    default: break;
+    if (generation !== model.generation) return;
+    show(model.merge(body.items || []));
+    after = body.next;
   }
 }
 
+function onMessage(message) {
+  if (message.type === P.ACK || message.type === P.ERROR) {
+    onAnswer(message);
+    return;
+  }
+  show(model.apply(message));
+  if (message.type === P.QUEUE_SNAPSHOT) loadRest(model.rest(message));
+}
+
+// Narrow screens show one pane at a time. Wide ones (landscape tablets, laptops) keep the
+// queue on the left and show the chosen pane on the right; there the Queue tab brings the
+// queue's first card back into view.
 function showTab(name) {
+  const side = name === "queue" ? (wide.matches ? sideTab : "wall") : name;
+  if (name !== "queue") sideTab = name;
   tab = name;
   for (const button of document.querySelectorAll("[role=tab]")) {
-    const side = name === "queue" && wide.matches ? "wall" : name;
-    button.setAttribute("aria-selected", String(button.dataset.tab === side));
+    const which = button.dataset.tab;
+    const selected = wide.matches ? which === side : which === name;
+    button.setAttribute("aria-selected", String(selected));
   }
-  const side = name === "queue" ? "wall" : name;
   for (const pane of document.querySelectorAll(".pane")) {
     const which = pane.dataset.pane;
     pane.hidden = wide.matches ? which !== "queue" && which !== side : which !== name;
+  }
+  if (name === "queue" && wide.matches) {
+    $("pane-queue").scrollIntoView({ block: "start" });
   }
 }
 
@@ -362,12 +324,98 @@ async function post(path, body, method = "POST") {
   return [response.ok, await response.json()];
 }
 
+// How long a throttled sign-in must wait, in seconds: the JSON `retry_after` field, else the
+// Retry-After header (seconds), else null.
+function waitSeconds(response, body) {
+  const field = body && Number(body.retry_after);
+  if (Number.isFinite(field) && field > 0) return Math.ceil(field);
+  const header = Number(response.headers.get("retry-after"));
+  return Number.isFinite(header) && header > 0 ? Math.ceil(header) : null;
+}
+
+let loginTimer = null;
+
+// Count the wait down on the page, the Sign in button disabled until it is over.
+function throttled(seconds) {
+  const error = $("login-error");
+  const submit = $("sign-in");
+  clearInterval(loginTimer);
+  let left = seconds;
+  const tick = () => {
+    if (left <= 0) {
+      clearInterval(loginTimer);
+      submit.disabled = false;
+      error.textContent = "You can try again now.";
+      return;
+    }
+    submit.disabled = true;
+    error.textContent = `Too many failed sign-ins from here: try again in ${left} s.`;
+    left -= 1;
+  };
+  tick();
+  loginTimer = setInterval(tick, 1000);
+}
+
+async function signIn() {
+  const data = new FormData($("login"));
+  let response;
+  let body = {};
+  try {
+    response = await fetch("/api/login", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: data.get("name"), password: data.get("password") }),
+    });
+    body = await response.json().catch(() => ({}));
+  } catch {
+    $("login-error").textContent = "The server cannot be reached: check the connection.";
+    return;
+  }
+  if (response.ok) {
+    start(body.moderator, body.csrf);
+    return;
+  }
+  const seconds = response.status === 429 ? waitSeconds(response, body) : null;
+  if (seconds) throttled(seconds);
+  else $("login-error").textContent = body.error || `Sign-in refused (${response.status}).`;
+}
+
+// The switch between pre- and post-moderation asks on the page, not in a browser dialog.
+function askMode() {
+  const next = model.wall.mode === "post" ? "pre" : "post";
+  $("mode-question").textContent = next === "post"
+    ? "Post-moderation shows new posts on the wall at once, unless a rule holds them."
+    : "Pre-moderation shows nothing new until a moderator approves it.";
+  $("mode-yes").textContent = next === "post" ? "Switch to post-moderation"
+    : "Switch to pre-moderation";
+  $("mode-yes").dataset.mode = next;
+  $("mode-confirm").hidden = false;
+  $("mode").setAttribute("aria-expanded", "true");
+  $("mode-no").focus();
+}
+
+function closeMode() {
+  $("mode-confirm").hidden = true;
+  $("mode").setAttribute("aria-expanded", "false");
+}
+
+const HEALTH_EVERY_MS = 15_000;
+
+async function pollSources() {
+  try {
+    const response = await fetch("/healthz", { cache: "no-store" });
+    const failing = showSources($("sources"), await response.json());
+    $("sources-alert").hidden = !failing;
+  } catch {
+    // The connection banner already says the server is out of reach.
+  }
+}
+
 function start(moderator, token) {
-  me = moderator;
+  model.me = moderator;
   csrf = token;
   $("login").hidden = true;
   $("console").hidden = false;
-  $("me").textContent = me;
+  $("me").textContent = moderator;
   connection = new Connection("/ws/moderate", {
     onMessage,
     onState(state, code) {
@@ -381,9 +429,11 @@ function start(moderator, token) {
       updateBanner();
     },
   });
-  outbox = new Outbox(me, connection);
+  outbox = new Outbox(moderator, connection);
   connection.start();
   updateBanner();
+  pollSources();
+  setInterval(pollSources, HEALTH_EVERY_MS);
 }
 
 function bind() {
@@ -394,17 +444,25 @@ function bind() {
   $("undo").addEventListener("click", () => command({ type: P.UNDO }));
   $("claim").addEventListener("click", () => command({ type: P.CLAIM, size: 10 }));
   $("release").addEventListener("click", () => command({ type: P.RELEASE }));
-  $("pause").addEventListener("click", () => command({ type: wall.paused ? P.RESUME : P.PAUSE }));
-  $("mode").addEventListener("click", () => {
-    const next = wall.mode === "post" ? "pre" : "post";
-    const warning = next === "post"
-      ? "Post-moderation shows new posts at once unless a rule holds them. Switch?"
-      : "Pre-moderation: nothing new is shown until approved. Switch?";
-    if (window.confirm(warning)) command({ type: P.MODE, mode: next });
+  $("pause").addEventListener("click", () => command({ type: model.wall.paused ? P.RESUME : P.PAUSE }));
+  $("mode").addEventListener("click", askMode);
+  for (const choice of document.querySelectorAll(".themes [data-theme]")) {
+    choice.addEventListener("click", () => command({ type: P.THEME, theme: choice.dataset.theme }));
+  }
+  // Which theme the screens show now (later switches come over the socket).
+  fetch("/api/config").then((r) => r.json()).then((config) => {
+    if (!model.wall.theme) show(model.apply({ type: P.WALL_THEME, theme: config.theme }));
+  }).catch(() => {});
+  $("mode-no").addEventListener("click", closeMode);
+  $("mode-yes").addEventListener("click", () => {
+    command({ type: P.MODE, mode: $("mode-yes").dataset.mode });
+    closeMode();
   });
   $("announce").addEventListener("submit", (event) => {
     event.preventDefault();
-    command({ type: P.ANNOUNCE, text: $("announce-text").value });
+    const duration = Number($("announce-duration").value);
+    command({ type: P.ANNOUNCE, text: $("announce-text").value,
+      ...(duration > 0 ? { duration } : {}) });
   });
   $("rules").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -419,7 +477,7 @@ function bind() {
     if (!connection || event.ctrlKey || event.metaKey || event.altKey
       || event.target.closest("input, textarea, select")) return;
     const key = event.key.toLowerCase();
-    const item = focusId ? pending.get(focusId) || approved.get(focusId) : null;
+    const item = focusId ? model.pending.get(focusId) || model.approved.get(focusId) : null;
     if (key === "j" || key === "arrowdown") moveFocus(1);
     else if (key === "k" || key === "arrowup") moveFocus(-1);
     else if (key === "u") command({ type: P.UNDO });
@@ -429,14 +487,15 @@ function bind() {
     else return;
     event.preventDefault();
   });
-  $("login").addEventListener("submit", async (event) => {
+  $("login").addEventListener("submit", (event) => {
     event.preventDefault();
-    const data = new FormData($("login"));
-    const [ok, body] = await post("/api/login", { name: data.get("name"),
-      password: data.get("password") });
-    if (ok) start(body.moderator, body.csrf);
-    else $("login-error").textContent = body.error;
+    signIn();
   });
+  // The sticky header's height, so that a focused card never scrolls under it.
+  new ResizeObserver(() => {
+    const height = document.querySelector(".console .bar").offsetHeight;
+    document.documentElement.style.setProperty("--bar-height", `${height}px`);
+  }).observe(document.querySelector(".console .bar"));
 }
 
 bind();

@@ -1,4 +1,5 @@
 // The console's side panels: recent decisions (activity) and the rules form.
+import { ruleName } from "./moderate_model.js";
 
 const LISTS = ["blocked_words", "blocked_authors", "trusted_authors"];
 const NUMBERS = ["rate_limit_posts", "rate_limit_minutes", "flood_accounts", "flood_minutes",
@@ -28,23 +29,26 @@ export function activityLine({ at, actor, action, postId, after, rule, post, ove
   const time = document.createElement("time");
   time.textContent = clock(at);
   const who = document.createElement("strong");
-  who.textContent = actor;
+  who.textContent = actor === "rules" ? "Automatic rules" : actor;
   const what = document.createElement("span");
   let verb = VERBS[action] || action;
-  if (action === "submit") verb = after === "pending" ? "queued" : `${after} (rules)`;
+  if (action === "submit") verb = after === "pending" ? "queued" : after;
   if (action === "mode") verb += ` ${after}-moderation`;
   what.textContent = ` ${verb} `;
   row.append(time, " ", who, what);
   if (postId) {
     const target = document.createElement("span");
     target.className = "target";
-    target.textContent = post ? `@${post.author.handle}: ${post.text.slice(0, 80)}` : postId;
+    if (!post) target.textContent = postId;
+    else if (post.kind === "announcement") target.textContent = `“${post.text.slice(0, 80)}”`;
+    else target.textContent = `@${post.author.handle}: ${post.text.slice(0, 80)}`;
     row.append(target);
   }
-  if (rule) {
+  if (rule && rule !== "announcement") {
     const badge = document.createElement("span");
     badge.className = "rule-badge";
-    badge.textContent = rule;
+    badge.textContent = ruleName(rule);
+    badge.title = rule;
     row.append(" ", badge);
   }
   if (override && action === "submit" && after === "rejected" && postId) {

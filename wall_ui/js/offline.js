@@ -45,6 +45,7 @@ export class SavedFeed {
     this.feed = feed;
     this.limit = limit;
     this.seq = null;
+    this.epoch = null; // the event log `seq` counts in
     this.timer = null;
     window.addEventListener("pagehide", () => this.save());
   }
@@ -78,12 +79,14 @@ export class SavedFeed {
     }
     feed.refeature();
     this.seq = saved.seq;
+    this.epoch = typeof saved.epoch === "string" ? saved.epoch : null;
     return saved.seq;
   }
 
-  // The feed applied the message of this seq: save soon.
-  changed(seq) {
+  // The feed applied the message of this seq (of this epoch): save soon.
+  changed(seq, epoch = this.epoch) {
     this.seq = seq;
+    this.epoch = epoch;
     if (this.timer === null) this.timer = setTimeout(() => this.save(), SAVE_MS);
   }
 
@@ -95,6 +98,7 @@ export class SavedFeed {
     const state = {
       format: FORMAT,
       seq: this.seq,
+      epoch: this.epoch,
       posts: feed.recent().slice(0, this.limit),
       announcements: feed.announcements,
       pin: feed.pin,
@@ -118,13 +122,14 @@ export function startSavedFeed(name, feed, { limit, offline }) {
   if (since !== null) body.dataset.seq = String(since);
   const connection = startFeed(feed, {
     since,
+    epoch: saved.epoch,
     onState(state) {
       offline.hidden = state === "open";
       body.dataset.connection = state;
     },
     onMessage(message, conn) {
       body.dataset.seq = String(conn.seq);
-      saved.changed(conn.seq);
+      saved.changed(conn.seq, conn.epoch);
     },
   });
   registerServiceWorker();

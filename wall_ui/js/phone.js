@@ -1,6 +1,6 @@
 // The phone view: newest first, live, "load older" from the history, a polite live region
 // that sums up arrivals instead of reading every post aloud.
-import { applyBranding, hashtagsText, loadConfig, logoImage } from "./branding.js";
+import { applyBranding, applyTheme, hashtagsText, loadConfig, logoImage } from "./branding.js";
 import { Feed } from "./feed.js";
 import { currentLanguage, t } from "./i18n.js";
 import { startSavedFeed } from "./offline.js";
@@ -147,6 +147,7 @@ const feed = new Feed({
   onShow: show,
   onRetract: retract,
   onFeature: feature,
+  onTheme: (name) => applyTheme(name),
   onShares: (id, count) => updateShares(body, id, count),
   onPause(paused) {
     body.dataset.paused = String(paused);

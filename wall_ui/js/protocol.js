@@ -1,4 +1,4 @@
-// Every websocket message type, mirroring server/protocol.py.
+// Every websocket message type and error code, mirroring moderation/wire.py.
 export const SNAPSHOT = "snapshot";
 export const POST_SHOWN = "post.shown";
 export const POST_RETRACTED = "post.retracted";
@@ -29,3 +29,18 @@ export const RULES_CHANGED = "rules.changed";
 export const POST_SHARES = "post.shares";
 export const QUEUE_SHARES = "queue.shares";
 export const HEARTBEAT = "heartbeat";
+export const SOURCE_NOTICE = "source.notice";
+export const WALL_THEME = "wall.theme";
+export const THEME = "theme";
+
+// The `code` of an `error` message (moderation/wire.py ErrorCode).
+export const ErrorCode = Object.freeze({
+  BAD_REQUEST: "bad_request",
+  BAD_SINCE: "bad_since",
+  UNAUTHORISED: "unauthorised",
+  INVALID_ACTION: "invalid_action",
+  INVALID_RULES: "invalid_rules",
+  UNKNOWN_POST: "unknown_post",
+  CONFLICT: "conflict",
+  STORE_UNAVAILABLE: "store_unavailable",
+});

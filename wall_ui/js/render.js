@@ -96,11 +96,43 @@ export function renderAvatar(author) {
   return box;
 }
 
+// The event's logo signs its announcements (GET /api/config `logo_url`).
+let eventLogo = "/static/img/hashwall.svg";
+
+export function useLogo(url) {
+  const local = typeof url === "string" && url.startsWith("/") && !url.startsWith("//");
+  eventLogo = local ? url : safeUrl(url) || "/static/img/hashwall.svg";
+}
+
+function logoAvatar() {
+  const box = el("span", "avatar logo-avatar");
+  const img = el("img");
+  img.alt = "";
+  img.addEventListener("error", () => img.remove(), { once: true });
+  img.src = eventLogo;
+  box.append(img);
+  return box;
+}
+
+// The demo's bundled photos, by the X address they stand in for (GET /api/config `photos`).
+let localPhotos = {};
+
+export function usePhotos(map) {
+  localPhotos = map && typeof map === "object" ? map : {};
+}
+
+function photoSource(value) {
+  const local = typeof value === "string" && Object.hasOwn(localPhotos, value)
+    ? localPhotos[value] : null;
+  if (typeof local === "string" && /^\/demo\/photos\/[a-z-]+\.jpg$/.test(local)) return local;
+  return safeUrl(value);
+}
+
 function renderMedia(post, limit) {
   const gallery = el("div", "gallery");
   for (const media of (Array.isArray(post.media) ? post.media : []).slice(0, limit)) {
     if (!media) continue;
-    const src = safeUrl(media.type === "photo" ? media.url || media.preview_url
+    const src = photoSource(media.type === "photo" ? media.url || media.preview_url
       : media.preview_url);
     if (!src) continue;
     const img = el("img", "media");
@@ -114,6 +146,7 @@ function renderMedia(post, limit) {
     }
     img.decoding = "async";
     img.referrerPolicy = "no-referrer";
+    img.addEventListener("load", () => img.classList.add("loaded"), { once: true });
     img.addEventListener("error", () => {
       img.remove();
       if (!gallery.firstChild) gallery.remove(); // a broken image never leaves a hole
@@ -142,6 +175,18 @@ export function updateShares(root, id, count) {
   }
 }
 
+const NETWORKS = { x: "X", mastodon: "Mastodon", bluesky: "Bluesky" };
+
+// The small badge naming where a post comes from; null for announcements and the unknown.
+export function networkBadge(network) {
+  const onsite = network === "onsite";
+  const name = onsite ? t("onsite") : NETWORKS[network];
+  if (!name) return null;
+  const badge = el("span", `network network-${network}`, name);
+  if (!onsite) badge.setAttribute("aria-label", t("network", { name }));
+  return badge;
+}
+
 // The card of one post. Options: `lang` for the relative time, `media` how many images.
 export function renderPost(post, options = {}) {
   const { lang = document.documentElement.lang || "en", media = 4 } = options;
@@ -150,11 +195,19 @@ export function renderPost(post, options = {}) {
   if (post.kind === "announcement") card.classList.add("announcement");
   const author = post.author && typeof post.author === "object" ? post.author : {};
   const head = el("header", "author");
-  head.append(renderAvatar(author));
+  // An announcement is the organiser's voice: the event's logo and name, no handle.
+  const announcement = post.kind === "announcement";
+  head.append(announcement ? logoAvatar() : renderAvatar(author));
   const who = el("span", "who");
   who.append(el("bdi", "name", str(author.name) || str(author.handle)));
   const meta = el("span", "meta");
-  if (str(author.handle)) meta.append(el("bdi", "handle", `@${author.handle}`));
+  const network = networkBadge(post.network);
+  if (network) meta.append(network);
+  // Handles come in the network's own form (ada, ada@mastodon.social, ada.bsky.social);
+  // pages add the "@". Posts sent from the room have a name, no handle.
+  if (str(author.handle) && post.network !== "onsite" && !announcement) {
+    meta.append(el("bdi", "handle", `@${author.handle}`));
+  }
   const created = str(post.created_at);
   if (created && !Number.isNaN(Date.parse(created))) {
     const time = el("time", "ago", relativeTime(created, lang));

@@ -36,16 +36,34 @@ function shrink(card, text) {
   return fit;
 }
 
-// Shrinks the text of a card until it fits; a long text takes the image's room instead.
+// Text still too long at the smallest size keeps the whole lines that fit and ends in an
+// ellipsis: never a line cut in half.
+function clamp(card, text) {
+  text.classList.remove("clamped");
+  card.style.removeProperty("--lines");
+  const over = card.scrollHeight - card.clientHeight;
+  if (text.scrollHeight <= text.clientHeight + 1 && over <= 1) return;
+  const line = parseFloat(getComputedStyle(text).lineHeight) || 1;
+  const room = text.clientHeight - Math.max(0, over);
+  // On the card, like --fit: the text itself never gets a style attribute.
+  card.style.setProperty("--lines", String(Math.max(1, Math.floor(room / line))));
+  text.classList.add("clamped");
+}
+
+// Shrinks the text of a card until it fits; a long text takes the image's room instead, and
+// what still does not fit ends in an ellipsis. At most 2 × 7 layouts, whatever the text.
 export function fitCard(card) {
   const text = card.querySelector(":scope > .text");
   if (!text) return;
   card.classList.remove("text-only");
   card.dataset.fitSteps = "0";
+  text.classList.remove("clamped");
+  card.style.removeProperty("--lines");
   if (shrink(card, text) < IMAGE_FIT && card.querySelector(":scope > .gallery")) {
     card.classList.add("text-only");
     shrink(card, text);
   }
+  clamp(card, text);
 }
 
 export class Stage {

@@ -1,0 +1,111 @@
+"""Starting `hashwall`: where it listens, what it says when it cannot, and the QR warning."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.listen import lan_address, pick_lan_address
+from tests.test_cli import ROOT, _env, _run
+
+BANNER = "hashwall: wall "
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port another socket is listening on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert BANNER not in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_impossible_port_is_one_line(tmp_path: Path, command: str) -> None:
+    """A port above 65535 stops the command with one line naming the range, and no banner."""
+    line = _one_line_error(_run([command, "--port", "99999"], tmp_path))
+    assert line == "hashwall: cannot listen on 127.0.0.1:99999: the port must be 0–65535"
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_busy_port_is_one_line(tmp_path: Path, busy_port: int, command: str) -> None:
+    """A port another program listens on stops the command with one line, and no banner."""
+    line = _one_line_error(_run([command, "--port", str(busy_port)], tmp_path))
+    assert line == f"hashwall: cannot listen on 127.0.0.1:{busy_port}: address already in use"
+
+
+def test_lan_address_prefers_a_private_ipv4() -> None:
+    """Loopback, link-local, IPv6 and junk are skipped; a private address beats a public one."""
+    assert pick_lan_address(["127.0.1.1", "169.254.3.4", "fd00::2", "x", "203.0.114.9",
+                             "192.168.1.20"]) == "192.168.1.20"
+    assert pick_lan_address(["203.0.114.9"]) == "203.0.114.9"
+    assert pick_lan_address(["127.0.0.1", "::1"]) is None
+
+
+async def _started(tmp_path: Path, *args: str, **env: str) -> list[str]:
+    """The lines a command prints (stdout and stderr as one) up to its moderator password."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", *args, "--port", "0", cwd=tmp_path,
+        env=_env(PYTHONPATH=str(ROOT), **env), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(60):
+            while not lines or "moderator password:" not in lines[-1]:
+                line = (await process.stdout.readline()).decode()
+                assert line, f"exited before its banner: {lines}"
+                lines.append(line.rstrip("\n"))
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+    return lines
+
+
+async def test_loopback_without_public_url_warns_and_suggests_the_lan_address(
+        tmp_path: Path) -> None:
+    """On loopback with no public URL, `serve` warns before its banner, naming the setting and
+    this machine's LAN address, and the banner repeats that address for phones."""
+    lines = await _started(tmp_path, "serve")
+    banner = next(i for i, line in enumerate(lines) if line.startswith(BANNER))
+    warnings = [line for line in lines[:banner] if "HASHWALL_PUBLIC_URL is not set" in line]
+    assert len(warnings) == 1 and "phones cannot open" in warnings[0]
+    assert "--host 0.0.0.0" in warnings[0]
+    lan = lan_address()
+    if lan is not None:
+        assert f"HASHWALL_PUBLIC_URL=http://{lan}:" in warnings[0]
+        assert any(f"http://{lan}:" in line for line in lines[banner:])
+    else:
+        assert "no LAN address" in warnings[0]
+
+
+async def test_demo_on_all_interfaces_shows_the_lan_address(tmp_path: Path) -> None:
+    """`hashwall demo --host 0.0.0.0` warns about the QR code and prints the phones' address."""
+    lines = await _started(tmp_path, "demo", "--host", "0.0.0.0")
+    assert any("HASHWALL_PUBLIC_URL is not set" in line for line in lines)
+    lan = lan_address()
+    if lan is not None:
+        assert any(line.startswith(f"hashwall: phones on this network: http://{lan}:")
+                   for line in lines)
+
+
+async def test_public_url_set_means_no_warning(tmp_path: Path) -> None:
+    """With HASHWALL_PUBLIC_URL set, start-up says nothing about the QR code."""
+    lines = await _started(tmp_path, "serve", HASHWALL_PUBLIC_URL="https://wall.example.org")
+    assert not any("HASHWALL_PUBLIC_URL" in line for line in lines)
