@@ -76,7 +76,7 @@ async def _refuse(send: Send, status: int, error: str, retry_after: int | None =
 
 class StoreDeadline:
     """Answers 503 with Retry-After when an API request waits for the store past `seconds`
-    (a hung Redis), instead of letting every visitor hang; exports may take longer."""
+    (a hung Redis), instead of letting every visitor hang."""
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
         self.app = app
@@ -84,8 +84,9 @@ class StoreDeadline:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
+        # Exports may take long; sign-in's argon2 checks are slow on purpose.
         if scope["type"] != "http" or not path.startswith("/api/") or path.startswith(
-                "/api/export"):
+                ("/api/export", "/api/login")):
             await self.app(scope, receive, send)
             return
         started = False
