@@ -23,6 +23,10 @@ def shingles(text: str) -> frozenset[str]:
     return frozenset((*words, *pairs))
 
 
+def _size(text_shingles: frozenset[str]) -> int:
+    return sum(len(s) for s in text_shingles)
+
+
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     """Jaccard similarity of two shingle sets (1.0 when both are empty)."""
     if not a and not b:
@@ -54,6 +58,9 @@ class RuleContext:
     """State kept by the pipeline between posts; the rules read it, `remember` updates it."""
 
     max_texts: int = 2000
+    # The recent texts' shingles may hold at most this many characters (about that many
+    # bytes again in sets and index): long posts cannot grow the context past it.
+    max_text_bytes: int = 2 * 1024 * 1024
     window: float = 3600.0
     admitted: dict[str, deque[float]] = field(default_factory=dict)
     # The recent texts by number; `_order` holds their numbers oldest first.
@@ -65,6 +72,7 @@ class RuleContext:
     # most of the cost of remembering a post, so it waits until a search needs it.
     _unindexed: set[int] = field(default_factory=set)
     _count: itertools.count[int] = field(default_factory=itertools.count)
+    _bytes: int = 0
 
     def admitted_since(self, author: str, since: float) -> int:
         """How many of an author's posts reached the queue after `since`."""
@@ -103,12 +111,31 @@ class RuleContext:
             self.admitted.setdefault(author, deque()).append(now)
         number = next(self._count)
         self.texts[number] = RecentText(now, author, text_shingles, group)
+        self._bytes += _size(text_shingles)
         self._order.append(number)
         if index:
             self._add_to_index(number, text_shingles)
         else:
             self._unindexed.add(number)
         self.prune(now, number)
+
+    def count(self, author: str, now: float, admitted: bool) -> None:
+        """Record a post for the rate limit only: with flood detection off no text is kept,
+        and texts kept before it was turned off are forgotten."""
+        if admitted:
+            self.admitted.setdefault(author, deque()).append(now)
+        if self.texts:
+            self.texts.clear()
+            self._order.clear()
+            self._index.clear()
+            self._unindexed.clear()
+            self._bytes = 0
+        self.prune(now, next(self._count))
+
+    @property
+    def text_bytes(self) -> int:
+        """The characters of the shingles of the texts kept now."""
+        return self._bytes
 
     def _add_to_index(self, number: int, text_shingles: frozenset[str]) -> None:
         for shingle in text_shingles:
@@ -120,10 +147,12 @@ class RuleContext:
         while self._order:
             number = self._order[0]
             text = self.texts[number]
-            if text.at > horizon and len(self._order) <= self.max_texts:
+            if (text.at > horizon and len(self._order) <= self.max_texts
+                    and self._bytes <= self.max_text_bytes):
                 break
             self._order.popleft()
             del self.texts[number]
+            self._bytes -= _size(text.shingles)
             if number in self._unindexed:
                 self._unindexed.discard(number)
                 continue

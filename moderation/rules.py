@@ -114,16 +114,22 @@ def _flood(post: Post, rules: RuleSet, context: RuleContext, now: float) -> Hit 
                f"{rules.flood_minutes:g} minutes (group {group})")
 
 
+# Holds that a trusted author still waits for: a flood is not the author's doing, and a
+# post the network marks sensitive (content warning, sensitive media, self-label) is for a
+# moderator to see before the room does, in pre- and post-moderation alike.
+TRUST_CANNOT_SKIP = frozenset({"bot_flood", "sensitive"})
+
+
 def decide(found: list[Hit], post_moderation: bool = False) -> Verdict:
     """The verdict from the hits: a reject wins, then a hold (trust beats every hold but a
-    flood), then trust, then the moderation mode."""
+    flood or a sensitive post), then trust, then the moderation mode."""
     reason = "; ".join(h.reason for h in found) or None
     for hit in found:
         if hit.effect is Status.REJECTED:
             return Verdict(Status.REJECTED, hit.rule, reason)
     trusted = next((h for h in found if h.effect is Status.APPROVED), None)
     for hit in found:
-        if hit.effect is Status.PENDING and (trusted is None or hit.rule == "bot_flood"):
+        if hit.effect is Status.PENDING and (trusted is None or hit.rule in TRUST_CANNOT_SKIP):
             return Verdict(Status.PENDING, hit.rule, reason)
     if trusted is not None:
         return Verdict(Status.APPROVED, trusted.rule, reason)
@@ -151,13 +157,13 @@ def admit(post: Post, rules: RuleSet) -> Post | None:
 def remember(context: RuleContext, post: Post, verdict: Verdict, now: float,
              rules: RuleSet) -> None:
     """Update the context after a post was evaluated, for the rate limit and floods."""
-    mine = shingles(post.text)
-    flood = rules.flood_accounts > 1
-    group = ""  # with flood detection off: named when a flood needs it
-    if flood:
-        # A text joins the group of the oldest recent text like it, so a flood keeps one
-        # name.
-        similar = context.similar(mine, now - rules.flood_minutes * 60, rules.flood_similarity)
-        group = similar[0].group_name() if similar else group_key(mine)
     admitted = verdict.rule not in ("rate_limit", "blocked_author")
-    context.remember(post.author.id, mine, group, now, admitted, index=flood)
+    if rules.flood_accounts <= 1:
+        # Flood detection off: no text is kept, only the rate limit's count.
+        context.count(post.author.id, now, admitted)
+        return
+    mine = shingles(post.text)
+    # A text joins the group of the oldest recent text like it, so a flood keeps one name.
+    similar = context.similar(mine, now - rules.flood_minutes * 60, rules.flood_similarity)
+    group = similar[0].group_name() if similar else group_key(mine)
+    context.remember(post.author.id, mine, group, now, admitted)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -13,10 +15,14 @@ from moderation.post import Status
 from moderation.ruleset_config import rules_to_dict
 from moderation.shares import screen_counts
 from moderation.wire import MessageType
-from server import commands
+from server import commands, inputs
 from server.auth import require_change, require_moderator
 from server.commands import COMMANDS
 from server.state import Wall
+
+HEALTH_TIMEOUT = 0.8
+# ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 def _wall(request: Request) -> Wall:
@@ -35,7 +41,7 @@ def _status(value: str) -> Status:
 def _limit(value: str | None, default: int = 50, most: int = 500) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= most:
+    if not DIGITS.fullmatch(value) or not 1 <= int(value) <= most:
         raise HTTPException(400, f"expected limit to be a whole number from 1 to {most}")
     return int(value)
 
@@ -78,12 +84,13 @@ async def list_posts(request: Request) -> JSONResponse:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    if not await request.body():
+    raw = await request.body()
+    if not raw:
         return {}
     try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(400, "expected a JSON object or an empty body") from None
+        body = inputs.parse(raw)
+    except ValueError as exc:
+        raise HTTPException(400, f"{exc}: a JSON object or an empty body") from None
     if not isinstance(body, dict):
         raise HTTPException(400, "expected a JSON object or an empty body")
     return body
@@ -118,6 +125,7 @@ async def command(request: Request) -> JSONResponse:
     if name not in COMMANDS or name == MessageType.DECIDE:
         raise HTTPException(404, f"no command {name!r}")
     if name == MessageType.RULES:
+        require_change(request)  # before the body is read: strangers' bodies are not parsed
         return await _run(request, MessageType.RULES, rules=await _body(request))
     return await _run(request, name)
 
@@ -131,7 +139,11 @@ async def rules(request: Request) -> JSONResponse:
 async def healthz(request: Request) -> JSONResponse:
     """The state of the store and of each source; 503 when something is failing."""
     wall = _wall(request)
-    store = await wall.store.health()
+    try:
+        # Whatever the store does, a health check answers within a second.
+        store = await asyncio.wait_for(wall.store.health(), HEALTH_TIMEOUT)
+    except TimeoutError:
+        store = {"ok": False, "error": f"the store did not answer within {HEALTH_TIMEOUT} s"}
     sources = {source.name: source.health() for source in wall.sources}
     ok = bool(store.get("ok")) and all(s.get("ok", True) for s in sources.values())
     body = {
@@ -141,4 +153,5 @@ async def healthz(request: Request) -> JSONResponse:
         "clients": {"public": len(wall.public.clients), "moderation": len(wall.moderation.clients)},
         "dropped_slow_clients": wall.public.dropped_total + wall.moderation.dropped_total,
     }
-    return JSONResponse(body, status_code=200 if ok else 503)
+    return JSONResponse(body, status_code=200 if ok else 503,
+                        headers=None if ok else {"Retry-After": "1"})

@@ -17,6 +17,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from moderation.store import Store, StoreUnavailable
 from server import api, auth, export, metrics, pages, sockets
+from server.limits import BodyLimit, StoreDeadline
+from server.sessions import SessionCheck
 from server.settings import Settings
 from server.sources.onsite import api as onsite_api
 from server.state import open_wall
@@ -26,7 +28,10 @@ logger = logging.getLogger(__name__)
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    body: dict[str, object] = {"error": exc.detail}
+    if isinstance(exc, auth.Throttled):
+        body["retry_after"] = exc.retry_after
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -76,8 +81,13 @@ def create_app(
     https = settings.public_url.startswith("https://")
     middleware = [
         Middleware(pages.SecurityHeaders, settings=settings),
+        # A phone's post carries a photo: its own limit, plus room for the text fields.
+        Middleware(BodyLimit, limit=settings.max_body_bytes,
+                   paths={"/api/submissions": settings.onsite_max_photo_bytes + 64 * 1024}),
+        Middleware(StoreDeadline, seconds=settings.store_timeout),
         Middleware(SessionMiddleware, secret_key=secret_key, session_cookie="hashwall_session",
                    same_site="strict", https_only=https),
+        Middleware(SessionCheck),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={HTTPException: _http_error,

@@ -2,11 +2,14 @@
 
 - Sign-in: with an accounts file (`HASHWALL_ACCOUNTS_FILE`, argon2 hashes) each moderator
   has a name and a password; without one, any name with the shared password.
-- Throttle: 5 failed sign-ins per 15 minutes per client address and per account name;
-  then 429 with `Retry-After`, even for the right password. On Redis every web process
+- Throttle: 5 failed sign-ins per 15 minutes per client address (IPv6 by /64) and per
+  (address, account name); then 429 with `Retry-After` and `retry_after` (seconds) in the
+  JSON body. Failures from other addresses never refuse a right password. On Redis every web process
   counts in Redis; a Redis out of reach refuses the sign-in (503) rather than skip the count.
 - Session: a signed cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS) whose content
-  (a new session id and CSRF token) is replaced at every sign-in.
+  (a new session id and CSRF token) is replaced at every sign-in; signing out ends every
+  session of that moderator, and a password change ends every session opened with the old
+  one (server/sessions.py).
 - CSRF: every state-changing request must carry the session's token in `X-CSRF-Token`;
   `POST /api/login` answers it, and `GET /api/me` tells it again.
 - Origin: `/ws/moderate` refuses, before accepting, a handshake whose `Origin` is not the
@@ -20,16 +23,16 @@ import asyncio
 import hmac
 import math
 import secrets
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from moderation.accounts import check_name, load_accounts, verify
+from moderation.accounts import check_name, verify
+from server import inputs, sessions
 from server.state import Wall
-from server.throttle import Throttle
+from server.throttle import Throttle, address_key
 
 SESSION_KEY = "moderator"
 CSRF_KEY = "csrf"
@@ -71,7 +74,11 @@ def _loopback_alias(origin: str, public: str) -> bool:
     host_a = (a.hostname or "").lower()
     host_b = (b.hostname or "").lower()
     names = {h if ":" not in h else f"[{h}]" for h in (host_a, host_b)}
-    return a.scheme == b.scheme and a.port == b.port and names <= LOOPBACK_NAMES
+    try:
+        same_port = a.port == b.port
+    except ValueError:  # a port that is not a number, or out of range
+        return False
+    return a.scheme == b.scheme and same_port and names <= LOOPBACK_NAMES
 
 
 def same_site(origin: str, public: str) -> bool:
@@ -92,21 +99,16 @@ def _throttle(request: Request) -> Throttle:
     return wall.login_throttle
 
 
-def _accounts(request: Request, path: Path) -> dict[str, str]:
-    wall: Wall = request.app.state.wall
-    if wall.accounts is None:
-        wall.accounts = load_accounts(path)
-    return wall.accounts
-
-
 async def _credentials(request: Request) -> tuple[str, str]:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(400, "expected a JSON object with a password") from None
+            body = inputs.parse(await request.body())
+        except ValueError as exc:
+            raise HTTPException(400, f"{exc}: a JSON object with a password") from None
     else:
         body = dict(await request.form())
+        if not inputs.encodable(body):
+            raise HTTPException(400, inputs.NO_SURROGATES)
     if not isinstance(body, dict) or not isinstance(body.get("password"), str):
         raise HTTPException(400, "expected a password")
     name = body.get("name") or "moderator"
@@ -117,8 +119,8 @@ async def _credentials(request: Request) -> tuple[str, str]:
 
 
 async def _check(request: Request, wall: Wall, name: str, password: str) -> str | None:
-    if wall.settings.accounts_file is not None:
-        accounts = _accounts(request, wall.settings.accounts_file)
+    accounts = sessions.accounts_of(request.app)
+    if accounts is not None:
         # argon2 takes tens of milliseconds on purpose: keep the event loop free meanwhile.
         return await asyncio.to_thread(verify, accounts, name, password)
     if hmac.compare_digest(password.encode(), wall.password.encode()):
@@ -126,36 +128,58 @@ async def _check(request: Request, wall: Wall, name: str, password: str) -> str 
     return None
 
 
+class Throttled(HTTPException):
+    """429 with the wait in seconds, answered as `retry_after` and as Retry-After."""
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = math.ceil(wait)
+        minutes = math.ceil(wait / 60)
+        super().__init__(429, f"too many failed sign-ins; try again in {minutes} min",
+                         headers={"Retry-After": str(self.retry_after)})
+
+
+def _too_many(wait: float) -> HTTPException:
+    return Throttled(wait)
+
+
 async def login(request: Request) -> JSONResponse:
     """Sign a moderator in; rotate the session and its CSRF token."""
     wall: Wall = request.app.state.wall
-    name, password = await _credentials(request)
     throttle = _throttle(request)
-    address = f"ip:{request.client.host if request.client else '?'}"
-    account = f"account:{name.casefold()}"
+    address = address_key(request.client.host if request.client else None)
+    # Before the body is read: an address that keeps failing is not even parsed.
+    wait = await throttle.retry_after(address)
+    if wait > 0:
+        raise _too_many(wait)
+    name, password = await _credentials(request)
+    # Failures count per address and per (address, account): guesses from elsewhere never
+    # lock a moderator out, and one address cannot spread its guesses over many accounts.
+    pair = f"{address}|account:{name.casefold()}"
     # Counted as a failure before the check, taken back on success: a burst of guesses
     # sent at once gets no more tries than guesses sent one after the other.
-    wait, mark = await throttle.attempt(address, account)
+    wait, mark = await throttle.attempt(address, pair)
     if wait > 0:
-        minutes = math.ceil(wait / 60)
-        raise HTTPException(429, f"too many failed sign-ins; try again in {minutes} min",
-                            headers={"Retry-After": str(math.ceil(wait))})
+        raise _too_many(wait)
     signed_in = await _check(request, wall, name, password)
     if signed_in is None:
         accounts = wall.settings.accounts_file is not None
         raise HTTPException(401, "wrong name or password" if accounts else "wrong password")
     await throttle.cancel(mark, address)
-    await throttle.forget(account)
+    await throttle.forget(pair)
     request.session.clear()
     csrf = secrets.token_urlsafe(32)
     request.session.update({SESSION_KEY: signed_in, CSRF_KEY: csrf,
-                            "sid": secrets.token_urlsafe(16)})
+                            "sid": secrets.token_urlsafe(16),
+                            **await sessions.stamp(wall, sessions.accounts_of(request.app),
+                                                   signed_in)})
     return JSONResponse({"moderator": signed_in, "csrf": csrf})
 
 
 async def logout(request: Request) -> JSONResponse:
     """Sign the moderator out."""
-    require_change(request)
+    moderator = require_change(request)
+    # Every session of this moderator ends, in every web process, not only this cookie.
+    await sessions.revoke(request.app.state.wall, moderator)
     request.session.clear()
     return JSONResponse({"moderator": None})
 

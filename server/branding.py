@@ -43,22 +43,40 @@ def contrast_ratio(one: str, two: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+# One URL: no whitespace, quotes, separators of CSP directives or sources, nor controls.
+_URL_FORBIDDEN = re.compile(r"[\s;,'\"<>\\\x00-\x1f\x7f]")
+# A host name or an IPv4 address; what may stand in a CSP host source.
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
+
+
 def check_logo_url(value: str) -> str:
-    """A logo address the pages may load: `/path` on this server or an http(s) URL."""
+    """A logo address the pages may load: `/path` on this server or one http(s) URL."""
+    expected = "expected a path like /static/img/logo.svg or one https:// URL"
+    bad = _URL_FORBIDDEN.search(value)
+    if bad is not None:
+        raise ValueError(f"{expected}, got {value!r} (it contains {bad.group()!r})")
     if value.startswith("/") and not value.startswith("//"):
         return value
-    parts = urlsplit(value)
-    if parts.scheme in ("http", "https") and parts.netloc:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"{expected}, got {value!r} ({exc})") from None
+    host = parts.hostname or ""
+    if parts.scheme in ("http", "https") and _HOST.fullmatch(host) and not parts.username:
         return value
-    raise ValueError(f"expected a path like /static/img/logo.svg or an https:// URL, got {value!r}")
+    raise ValueError(f"{expected}, got {value!r}")
 
 
 def logo_origin(settings: Settings) -> str | None:
-    """The origin the logo comes from when it is not served by hashwall itself."""
+    """The origin the logo comes from when it is not served by hashwall itself, rebuilt
+    from its parsed parts so nothing else of the setting reaches the CSP."""
     if not settings.logo_url or settings.logo_url.startswith("/"):
         return None
-    parts = urlsplit(settings.logo_url)
-    return f"{parts.scheme}://{parts.netloc}"
+    parts = urlsplit(check_logo_url(settings.logo_url))
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{host}{port}"
 
 
 def phone_url(settings: Settings) -> str:

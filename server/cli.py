@@ -85,6 +85,7 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
     import uvicorn
 
     from server.app import create_app
+    from server.limits import uvicorn_options
     from server.ws_protocol import FrameProtocol
 
     if _shared(settings):
@@ -122,7 +123,7 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
                            "restart")
         config = uvicorn.Config(app, host=host, port=port, ws=FrameProtocol,
                                 ws_per_message_deflate=False, lifespan="on", log_level="info",
-                                proxy_headers=True)
+                                **uvicorn_options(settings))
         # What is loaded by now (the modules, the app) lives as long as the process: frozen
         # out of the garbage collector's sight, it is no longer scanned by every full
         # collection, a pause of tens of milliseconds for every screen each time.

@@ -75,7 +75,7 @@ async def audit(request: Request) -> JSONResponse:
     require_moderator(request)
     wall: Wall = request.app.state.wall
     value = request.query_params.get("limit", "100")
-    if not value.isdigit() or not 1 <= int(value) <= 5000:
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 5000:
         return JSONResponse({"error": "expected limit to be a whole number from 1 to 5000"},
                             status_code=400)
     entries = await wall.store.audit(int(value))

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from moderation.store import Store
 from moderation.stores.base import LogReplaced
 from server.protocol import encode
-from server.ws_protocol import text_frame
+from server.ws_protocol import SLOW_CLIENT_UNSENT, text_frame
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ class FrameSink(Protocol):
     def gone(self) -> bool: ...
 
     def write_frame(self, frame: bytes) -> None: ...
+
+    def unsent(self) -> int: ...
+
+    def reset(self) -> None: ...
 
     async def wait_writable(self) -> None: ...
 
@@ -83,6 +87,8 @@ class Client:
     def offer(self, seq: int, text: str, frame: bytes) -> bool:
         """Take one message; False when the backlog is full and the client must go."""
         frames = self.frames
+        if frames is not None and frames.unsent() > SLOW_CLIENT_UNSENT:
+            return False  # kernel-buffered bytes count too: this client stopped reading
         if self.live and not self.backlog and frames is not None and frames.open_for_frames:
             if seq > self.last_seq:
                 frames.write_frame(frame)
@@ -210,6 +216,11 @@ class Hub:
             self.dropped_total += 1
             logger.warning("dropping %s client %s: it stopped reading", self.channel,
                            client.name)
+        if client.frames is not None and code == CLOSE_TOO_SLOW:
+            # Reset, not closed politely: a close frame would wait behind what the client
+            # never read, in the kernel's buffers, for minutes.
+            client.frames.reset()
+            return
         if client.frames is not None:
             client.frames.close_now(code, reason)
             return
@@ -224,7 +235,14 @@ class Hub:
                     self.position = await self.store.last_seq(self.channel)
                 async for event in self.store.follow(self.channel, self.position):
                     self.position = event.seq
-                    self.publish(event.seq, encode(event.message()))
+                    try:
+                        text = encode(event.message())
+                    except TypeError as exc:
+                        # Never sent, never retried: one log line, and the log moves on.
+                        logger.error("dropped %s event %d: it cannot be encoded (%s)",
+                                     self.channel, event.seq, exc)
+                        continue
+                    self.publish(event.seq, text)
             except asyncio.CancelledError:
                 raise
             except LogReplaced as exc:

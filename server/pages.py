@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import html
+from pathlib import PurePosixPath
 
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -82,6 +89,21 @@ async def qr_code(request: Request) -> Response:
     return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-cache"})
 
 
+# What the pages load from /static/: nothing else in the package is served.
+ASSET_SUFFIXES = frozenset({".css", ".js", ".svg", ".png", ".jpg", ".webp", ".ico", ".woff2",
+                            ".json", ".webmanifest"})
+
+
+class Assets(StaticFiles):
+    """The pages' assets only: a file whose suffix is not an asset's is not found."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        suffix = PurePosixPath(path).suffix.lower()
+        if suffix not in ASSET_SUFFIXES:
+            return PlainTextResponse("Not Found", status_code=404)
+        return await super().get_response(path, scope)
+
+
 async def favicon(request: Request) -> Response:
     """GET /favicon.ico: the icon browsers and bookmark tools ask for on their own."""
     return FileResponse(STATIC_DIR / "img" / "favicon.ico", media_type="image/x-icon",
@@ -100,7 +122,7 @@ def routes() -> list[Route | Mount]:
         Route("/favicon.ico", favicon),
         service_worker.route(),
         # Compressed: phones on a slow venue network load the scripts in a few kilobytes.
-        Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1000),
+        Mount("/static", app=GZipMiddleware(Assets(directory=STATIC_DIR), minimum_size=1000),
               name="static"),
     ]
 

@@ -17,6 +17,7 @@ from moderation.queue import Action, QueueItem, Verdict
 from moderation.rules import RuleContext, RuleSet, admit, evaluate, remember
 from moderation.ruleset_config import rules_from_dict, rules_to_dict
 from moderation.store import Store, StoreUnavailable
+from moderation.text_cap import capped
 from moderation.wall_state import Mode
 from server.backlog import Backlog
 from server.settings import RetweetPolicy, Settings
@@ -270,7 +271,9 @@ class Pipeline:
         state = await self.store.wall_state()
         # A retweet is never queued itself: its original is, once, and the retweet counts
         # toward it. Replayed (a reconnect, a restart, the backlog) it is counted once.
-        admitted = [admit(post, rules) for post in posts]
+        # Text past any network's own limit is cut here, for every source alike.
+        admitted = [capped(a) if (a := admit(post, rules)) is not None else None
+                    for post in posts]
         wanted = [post for post in admitted if post is not None]
         items = await self.store.get_many([post.id for post in wanted])
         entries: dict[str, tuple[Post, Verdict]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from moderation import hashtags
 from server import branding
 
 DEFAULT_STORE_URL = "sqlite:///hashwall.sqlite3"
@@ -116,6 +118,11 @@ class Settings(BaseSettings):
     onsite_device_photos: int = Field(default=3, ge=0, le=100_000)
     onsite_address_posts: int = Field(default=200, ge=1, le=1_000_000)
     onsite_address_photos: int = Field(default=100, ge=0, le=1_000_000)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
+    forwarded_allow_ips: CommaList = Field(default_factory=list)
+    max_connections: int = Field(default=4000, ge=10, le=1_000_000)
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
+    store_timeout: float = Field(default=2.0, gt=0, le=60)
     demo_photos: bool = False
     announcement_style: AnnouncementStyle = AnnouncementStyle.BANNER
     theme: Theme = Theme.DARK
@@ -154,10 +161,24 @@ class Settings(BaseSettings):
         tags = []
         for tag in value:
             tag = tag if tag.startswith("#") else f"#{tag}"
-            if len(tag) < 2 or any(ch.isspace() for ch in tag):
-                raise ValueError(f"expected hashtags like '#uemedef14', got {tag!r}")
+            why = hashtags.problem(tag)
+            if why is not None:
+                raise ValueError(f"expected hashtags like '#uemedef14', got {tag!r}: {why}")
             tags.append(tag)
         return tags
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        proxies = _split_list(value)
+        for proxy in proxies if isinstance(proxies, list) else []:
+            if proxy != "*":
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ValueError(f"expected proxy addresses like 10.0.0.2, 10.0.0.0/8 or *, "
+                                     f"got {proxy!r}") from None
+        return proxies
 
     @field_validator("trusted_authors")
     @classmethod

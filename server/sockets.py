@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from moderation.exceptions import ModerationError
 from moderation.store import StoreUnavailable
-from server import commands, protocol
+from server import commands, inputs, protocol
 from server.auth import moderator_of, origin_allowed
 from server.console_state import console_snapshot, presence
 from server.fanout import Client, Hub
@@ -27,17 +27,27 @@ logger = logging.getLogger(__name__)
 # A client further behind than this starts again from a snapshot.
 MAX_BACKLOG = 2000
 CLOSE_UNAUTHORISED = 4401
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_FORBIDDEN_ORIGIN = 4403
 
 Snapshot = Callable[[], Awaitable[Built]]
 OnMessage = Callable[[Client, Any], Awaitable[None]]
 
 
+def _store_timeout(ws: WebSocket) -> float:
+    wall: Wall = ws.app.state.wall
+    return wall.settings.store_timeout
+
+
 def _since(ws: WebSocket) -> int | None:
     value = ws.query_params.get("since")
     if value is None or value == "":
         return None
-    return int(value) if value.isdigit() else -1
+    # ASCII digits that fit the event log's 64-bit sequence; anything else is refused.
+    if not value.isascii() or not value.isdigit() or len(value) > 20 or int(value) >= 2**63:
+        return -1
+    return int(value)
 
 
 def _epoch(ws: WebSocket) -> str | None:
@@ -85,7 +95,15 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
     client = hub.client(ws.send_text, close, name=peer, frames=frames)
     detached = False
     try:
-        await _resume(client, hub, since, snapshot, epoch)
+        try:
+            async with asyncio.timeout(_store_timeout(ws)):
+                await _resume(client, hub, since, snapshot, epoch)
+        except (StoreUnavailable, TimeoutError) as failure:
+            # One line, no traceback: the screen tries again, as 1013 asks it to.
+            logger.warning("websocket %s closed with 1013: the store is unavailable (%s)",
+                           peer, failure or "no answer in time")
+            await close(CLOSE_TRY_AGAIN_LATER, "store unavailable, try again later")
+            return
         if frames is not None and on_message is None:
             # A screen only listens: the hub keeps its socket, without a task or a handler.
             hub.detach(client)
@@ -112,15 +130,35 @@ async def _serve(ws: WebSocket, hub: Hub, since: int | None, snapshot: Snapshot,
 
 async def _read(ws: WebSocket, client: Client, on_message: OnMessage | None) -> None:
     while True:
-        text = await ws.receive_text()
+        received = await ws.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000), received.get("reason"))
+        text = received.get("text")
+        if text is None:
+            # RFC 6455 §7.4.1: 1003, an endpoint that received a type of data it cannot accept.
+            await ws.close(CLOSE_UNSUPPORTED_DATA, "expected text frames of JSON")
+            return
         if on_message is None:
             continue
         try:
-            message = json.loads(text)
-        except ValueError:
-            client.reply(encode(protocol.error("expected a JSON message")))
+            message = inputs.parse(text)
+        except ValueError as exc:
+            # The ref goes back escaped, so the console recognises and forgets the message
+            # rather than sending it again at every reconnection.
+            ref = _raw_ref(text)
+            client.reply(inputs.ascii_json(protocol.error(str(exc), ref,
+                                                         code=protocol.ErrorCode.BAD_REQUEST)))
             continue
         await on_message(client, message)
+
+
+def _raw_ref(text: str) -> Any:
+    """The `ref` of a message refused for its content, if it has one."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return message.get("ref") if isinstance(message, dict) else None
 
 
 async def public_socket(ws: WebSocket) -> None:

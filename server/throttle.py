@@ -7,6 +7,7 @@ attacker would get 5 tries from each process.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import time
 from collections import deque
@@ -228,3 +229,18 @@ def throttle_for(store: Store) -> Throttle:
     if isinstance(store, RedisStore):
         return RedisThrottle(store)
     return LoginThrottle()
+
+
+def address_key(host: str | None) -> str:
+    """The throttle key of a client address: IPv4 as is, IPv6 by its /64 (one household or
+    one machine holds a whole /64, and picks any address in it at will)."""
+    if not host:
+        return "ip:?"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"ip:{host[:64]}"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"ip:{address.ipv4_mapped or address}" if isinstance(
+        address, ipaddress.IPv6Address) else f"ip:{address}"

@@ -9,8 +9,12 @@ to the transport, as long as the transport takes it without buffering past its l
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import socket
 import struct
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -18,12 +22,33 @@ from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
+logger = logging.getLogger(__name__)
+
 FRAMES = "hashwall.frames"
 # Kernel memory per socket is bounded too: without this the send buffer of a socket whose
 # reader stalled grows to net.ipv4.tcp_wmem's maximum (4 MiB here) before the app sees it.
 SEND_BUFFER = 64 * 1024
 # A dropped client gets its close frame; one that does not take it in time is reset.
 ABORT_AFTER = 5.0
+# What one connection may leave unsent (in the transport and the kernel's send queue)
+# before it is reset: a client that sends pings and never reads the pongs grows it.
+MAX_UNSENT = 512 * 1024
+# A screen with this much unsent (its kernel send queue included) has stopped reading:
+# the fan-out drops it, whatever its backlog holds.
+SLOW_CLIENT_UNSENT = 160 * 1024
+# Linux: the bytes of a socket's send queue the peer has not acknowledged (SIOCOUTQ).
+SIOCOUTQ = getattr(termios, "TIOCOUTQ", None)
+
+
+def kernel_unsent(sock: socket.socket | None) -> int:
+    """Bytes the kernel still holds for the peer (0 where the platform cannot tell)."""
+    if sock is None or SIOCOUTQ is None:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), SIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int(struct.unpack("i", raw)[0])
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -79,6 +104,34 @@ class FrameProtocol(WebSocketsSansIOProtocol):
         """Whether nothing more can be written: closing, closed or lost."""
         return self.close_sent or self.disconnected
 
+    def unsent(self) -> int:
+        """Bytes written to this connection that the peer has not taken yet: in the
+        transport's buffer and in the kernel's send queue."""
+        if self.transport is None:
+            return 0
+        return self.transport.get_write_buffer_size() + kernel_unsent(
+            self.transport.get_extra_info("socket"))
+
+    def reset(self) -> None:
+        """Drop the connection at once with a TCP reset (SO_LINGER 0): nothing it was sent
+        stays in the kernel's buffers waiting for a peer that does not read."""
+        if self.transport is None or (self.transport.is_closing() and self.disconnected):
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_sent = True
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": 1006, "reason": ""})
+        self.transport.abort()
+
+    def handle_ping(self) -> None:
+        super().handle_ping()
+        if self.unsent() > MAX_UNSENT:
+            logger.warning("reset websocket %s: %d bytes of answers to its pings unread",
+                           self.client, self.unsent())
+            self.reset()
+
     def write_frame(self, frame: bytes) -> None:
         """Write one prebuilt frame."""
         self.transport.write(frame)
@@ -111,7 +164,14 @@ class FrameProtocol(WebSocketsSansIOProtocol):
 
     def send_receive_event_to_app(self) -> None:
         if self.detached:
-            self.frames = []
+            data, self.frames = b"".join(self.frames), []
+            if self.curr_msg_data_type == "text" and not self.close_sent:
+                try:
+                    data.decode()
+                except UnicodeDecodeError:
+                    # RFC 6455 §8.1: a text message that is not UTF-8 fails the connection.
+                    self.conn.send_close(1007, "expected UTF-8 text")
+                    self.handle_parser_exception()
             return
         super().send_receive_event_to_app()
 

@@ -206,3 +206,20 @@ async def test_slow_uploads_never_hold_up_a_text(phones: RunningServer) -> None:
     finally:
         for writer in stalled:
             writer.close()
+
+
+async def test_a_photo_larger_than_the_general_body_limit_is_taken(store_url: str) -> None:
+    """A 3 MB camera photo passes, though other endpoints refuse bodies over 1 MiB."""
+    settings = make_settings(store_url=store_url, onsite_posts=True, onsite_max_photo_bytes=LIMIT,
+                             max_body_bytes=1_048_576)
+    noise = Image.frombytes("RGB", (1000, 1000), bytes(range(256)) * 11719)
+    buffer = io.BytesIO()
+    noise.save(buffer, "PNG", compress_level=0)
+    photo = buffer.getvalue()
+    assert len(photo) > 2_000_000
+    async with run_server(settings) as server, httpx.AsyncClient(
+            base_url=server.base, timeout=TIMEOUT) as phone:
+        answer = await send(phone, new_key(), photo=("stage.png", photo, "image/png"))
+        assert answer.status_code == 202, answer.text
+        other = await phone.post("/api/login", content=b"x" * len(photo))
+        assert other.status_code == 413

@@ -204,9 +204,9 @@ def test_near_identical_text_from_many_accounts_is_held_together() -> None:
     assert "3 accounts" in (verdicts[2].reason or "")
 
 
-def test_a_flood_begun_while_detection_was_off_is_caught_once_it_is_on() -> None:
-    """Texts that arrived with flood detection off count as soon as a moderator turns it
-    on, and the whole flood keeps one group name."""
+def test_texts_are_kept_only_while_flood_detection_is_on() -> None:
+    """With flood detection off no text is kept (only the rate limit's counts); once a
+    moderator turns it on, a flood is caught from the Nth account and keeps one group name."""
     off, on = RuleSet(), RuleSet(flood_accounts=3, flood_minutes=10)
     context = RuleContext()
     slogan = "Gagnez un iPhone en cliquant ici http://spam.example/{} #uemedef14"
@@ -215,13 +215,27 @@ def test_a_flood_begun_while_detection_was_off_is_caught_once_it_is_on() -> None
         verdict = evaluate(post, off, context, now=10.0 * n)
         assert verdict.rule is None
         remember(context, post, verdict, 10.0 * n, off)
+    assert context.texts == {} and context.text_bytes == 0
     verdicts = []
-    for n in range(2, 5):
+    for n in range(2, 6):
         post = _bot(n, f"bot{n}", slogan.format(n))
         verdicts.append(evaluate(post, on, context, now=10.0 * n))
         remember(context, post, verdicts[-1], 10.0 * n, on)
-    assert [v.rule for v in verdicts] == ["bot_flood"] * 3
+    assert [v.rule for v in verdicts] == [None, None, "bot_flood", "bot_flood"]
     assert len({v.reason.rsplit("group ", 1)[1] for v in verdicts if v.reason}) == 1
+    remember(context, _bot(9, "bot9", "x"), verdicts[0], 60.0, off)
+    assert context.texts == {}
+
+
+def test_kept_texts_are_bounded_by_bytes() -> None:
+    """Long texts from many authors never hold more shingle characters than the bound."""
+    rules = RuleSet(flood_accounts=3)
+    context = RuleContext(max_text_bytes=200_000)
+    for n in range(400):
+        post = _bot(n, f"a{n}", " ".join(f"w{n}x{k}" for k in range(300)))
+        remember(context, post, evaluate(post, rules, context, float(n)), float(n), rules)
+        assert context.text_bytes <= 200_000
+    assert 0 < len(context.texts) < 400
 
 
 def test_one_author_repeating_or_different_texts_is_no_flood() -> None:

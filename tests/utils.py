@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from moderation.post import Author, Post
 from server.app import create_app
+from server.limits import uvicorn_options
 from server.settings import Settings, load_settings
 from server.state import Wall
 from server.ws_protocol import FrameProtocol
@@ -82,10 +83,12 @@ async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None
 
 async def start_server(settings: Settings, port: int | None = None, **kwargs: Any) -> RunningServer:
     """Start a real uvicorn server in this event loop and wait until it listens."""
+    options = {**uvicorn_options(settings), **kwargs.pop("uvicorn", {})}
     app = create_app(settings, **kwargs)
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, ws=FrameProtocol,
-                            ws_per_message_deflate=False, lifespan="on", log_level="warning")
+                            ws_per_message_deflate=False, lifespan="on", log_level="warning",
+                            **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

@@ -9,15 +9,30 @@ const MIN_FIT = 0.5;
 // Text that would shrink below this share to leave room for an image takes the room.
 const IMAGE_FIT = 0.62;
 
+// Layout passes one fit may take: a binary search of the size, whatever the text.
+const FIT_STEPS = 6;
+
 function shrink(card, text) {
   const overflowing = () => text.scrollHeight > text.clientHeight + 1
     || card.scrollHeight > card.clientHeight + 1;
-  let fit = 1;
   card.style.setProperty("--fit", "1");
-  while (overflowing() && fit > MIN_FIT) {
-    fit = Math.max(MIN_FIT, fit - 0.05);
-    card.style.setProperty("--fit", fit.toFixed(2));
+  let steps = 1;
+  let fit = 1;
+  if (overflowing()) {
+    // The largest size that fits, between MIN_FIT and 1, in a fixed number of layouts.
+    let low = MIN_FIT;
+    let high = 1;
+    for (let i = 0; i < FIT_STEPS; i += 1) {
+      const middle = (low + high) / 2;
+      card.style.setProperty("--fit", middle.toFixed(3));
+      steps += 1;
+      if (overflowing()) high = middle;
+      else low = middle;
+    }
+    fit = low;
+    card.style.setProperty("--fit", fit.toFixed(3));
   }
+  card.dataset.fitSteps = String(Number(card.dataset.fitSteps || 0) + steps);
   return fit;
 }
 
@@ -36,11 +51,12 @@ function clamp(card, text) {
 }
 
 // Shrinks the text of a card until it fits; a long text takes the image's room instead, and
-// what still does not fit ends in an ellipsis. At most 2 × 10 steps, whatever the text.
+// what still does not fit ends in an ellipsis. At most 2 × 7 layouts, whatever the text.
 export function fitCard(card) {
   const text = card.querySelector(":scope > .text");
   if (!text) return;
   card.classList.remove("text-only");
+  card.dataset.fitSteps = "0";
   text.classList.remove("clamped");
   card.style.removeProperty("--lines");
   if (shrink(card, text) < IMAGE_FIT && card.querySelector(":scope > .gallery")) {
