@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The exact versions the tests pass with; `make constraints` writes it anew.
+CONSTRAINTS := .ci/constraints.txt
 
-.PHONY: install demo serve test lint pytest bench clean screenshots
+.PHONY: install demo serve test lint pytest bench clean screenshots constraints
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +41,17 @@ screenshots: install
 bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.bluesky --compress --out bench/results
+
+# Resolve pyproject's ranges afresh into exact pins; run the tests before committing them.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/python -m pip install --quiet -e ".[dev]"
+	{ echo "# Exact versions the test suite passes with; 'make constraints' writes this file."; \
+	  .venv-constraints/bin/python -m pip freeze --exclude-editable --all \
+	    | grep -v -i -E '^(pip|setuptools|wheel)=='; } > $(CONSTRAINTS)
+	rm -rf .venv-constraints
 
 clean:
 	rm -rf $(VENV) hashwall-demo.sqlite3* test-output
