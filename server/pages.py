@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import branding, demo_photos, service_worker, theme
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 from wall_ui import STATIC_DIR
 
 # The hosts the post networks serve avatars and media from (X today).
@@ -30,15 +30,33 @@ MEDIA_HOSTS = ("https://video.twimg.com",)
 def content_security_policy(settings: Settings | None = None) -> str:
     """No inline script, sockets to ourselves only, images from the networks' hosts."""
     images = ["'self'", "data:", *IMAGE_HOSTS]
+    media = ["'self'", *MEDIA_HOSTS]
+    for host in _source_image_hosts(settings):
+        for hosts in (images, media):
+            if host not in hosts:
+                hosts.append(host)
     origin = branding.logo_origin(settings) if settings else None
     if origin and origin not in images:
         images.append(origin)
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src {' '.join(images)}; media-src 'self' {' '.join(MEDIA_HOSTS)}; "
+        f"img-src {' '.join(images)}; media-src {' '.join(media)}; "
         "connect-src 'self'; font-src 'self'; worker-src 'self'; object-src 'none'; "
         "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
+
+
+def _source_image_hosts(settings: Settings | None) -> list[str]:
+    """The image hosts of the sources the settings run (Bluesky's CDN, Mastodon's servers)."""
+    if settings is None:
+        return []
+    from server.sources import registry
+
+    try:
+        entries = registry.chosen(settings)
+    except SettingsError:
+        return []  # start-up refuses such settings before any page is served
+    return [host for entry in entries for host in entry.image_hosts]
 
 
 CONTENT_SECURITY_POLICY = content_security_policy()

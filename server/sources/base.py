@@ -94,3 +94,6 @@ class SourceEntry:
     # Optional: a periodic task of every web process that tells the moderators' consoles
     # (the moderation hub) about the source, wherever it runs; None when not needed.
     watch: Callable[[Settings, Store, Hub], Periodic | None] | None = None
+    # Where its posts' images and avatars come from, for the pages' Content-Security-Policy
+    # (img-src and media-src), as CSP source expressions.
+    image_hosts: tuple[str, ...] = ()

@@ -19,4 +19,4 @@ def source(settings: Settings, sink: Sink, store: Store) -> Source:
 # is set; HASHWALL_SOURCES=bluesky runs it with the defaults.
 ENTRY = SourceEntry(
     "bluesky", lambda settings: "bluesky_jetstream_url" in settings.model_fields_set,
-    lambda settings: None, source)
+    lambda settings: None, source, image_hosts=("https://cdn.bsky.app",))

@@ -22,4 +22,6 @@ ENTRY = SourceEntry(
     "mastodon", lambda settings: bool(settings.mastodon_instances),
     lambda settings: None if settings.mastodon_instances
     else "HASHWALL_MASTODON_INSTANCES: expected the base URLs of Mastodon servers, got nothing",
-    source)
+    # Every server of the fediverse serves its own media, from a host of its choosing: the
+    # statuses of any of them may reach the wall, so any HTTPS image may too.
+    source, image_hosts=("https:",))
