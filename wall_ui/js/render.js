@@ -31,6 +31,18 @@ function link(href, text) {
   return a;
 }
 
+// A Mastodon custom emoji: its image, or its `:shortcode:` when the image cannot show.
+function emoji(href, text) {
+  const src = safeUrl(href);
+  if (!src) return el("span", "entity emoji", text);
+  const img = el("img", "emoji");
+  img.src = src;
+  img.alt = text;
+  img.title = text;
+  img.addEventListener("error", () => img.replaceWith(el("span", "entity emoji", text)));
+  return img;
+}
+
 const MEDIA_LINK = /^https:\/\/(?:twitter|x)\.com\/[^/]+\/status\/\d+\/(?:photo|video)\/\d+$/;
 
 function str(value) {
@@ -57,6 +69,7 @@ export function renderText(post, className = "text") {
     // X appends a link to the post's own photo: the photo is on the card already.
     if (span.type === "url" && hasMedia && MEDIA_LINK.test(str(span.url))) continue;
     const node = span.type === "url" ? link(span.url || text, str(span.display) || text)
+      : span.type === "emoji" ? emoji(span.url, text)
       : el("span", `entity ${span.type === "hashtag" ? "hashtag" : "mention"}`, text);
     node.dir = "auto"; // "#tag" stays "#tag" inside right-to-left text
     box.append(node);
