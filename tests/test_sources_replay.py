@@ -62,7 +62,8 @@ async def test_header_names_the_network_and_items_may_name_their_own(
     health = source.health()
     assert health["state"] == "finished" and health["posts"] == 3 and health["errors"] == 2
     assert health["items_received"] == 6 and health["last_item_at"] is not None
-    assert "line 5: skipped, expected a network among toy, x, got 'nope'" in source.errors[0]
+    assert ("line 5: skipped, expected a network among bluesky, toy, x, got 'nope'"
+            in source.errors[0])
     assert "line 6" in source.errors[1]
 
 
