@@ -31,7 +31,7 @@ def parse(text: str | bytes) -> Any:
     except RecursionError:
         raise ValueError("expected JSON nested less deeply") from None
     except ValueError:
-        raise ValueError("expected a JSON document") from None
+        raise ValueError("expected a JSON message") from None
     if not encodable(value):
         raise ValueError(NO_SURROGATES)
     return value
