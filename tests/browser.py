@@ -105,6 +105,15 @@ async def distinct_colours(page: Page, png: bytes) -> int:
     return count
 
 
+async def settled(page: Page) -> None:
+    """Wait until the page's fonts and images have loaded and two frames have passed, so
+    that the cards are fitted to what they finally hold (an image's load refits its card)."""
+    await wait_until(page, """() => document.fonts.status === 'loaded'
+        && Array.from(document.images).every((i) => i.complete)""")
+    await page.evaluate("""() => new Promise((done) =>
+        requestAnimationFrame(() => requestAnimationFrame(() => done())))""")
+
+
 async def overflowing(page: Page, vertical: bool = False) -> list[dict[str, Any]]:
     """Cards whose text is wider than the card (or, with `vertical`, cut off at its foot
     rather than ending in an ellipsis)."""

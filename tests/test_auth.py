@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,8 @@ def _changing_routes(running: RunningServer) -> list[tuple[str, str]]:
         if isinstance(route, Route) and route.methods and route.path != "/api/login" and (
                 not route.path.startswith("/api/submissions")):
             for method in sorted(route.methods & {"POST", "PUT", "DELETE", "PATCH"}):
-                path = route.path.replace("{post_id}", "x:1").replace("{action}", "approve")
+                path = re.sub(r"\{post_id(:\w+)?\}", "x:1", route.path)
+                path = path.replace("{action}", "approve")
                 for command in ("undo", "pause", "mode", "announce", "claim", "release",
                                 "unpin", "resume"):
                     if "{command}" in path:

@@ -9,7 +9,7 @@ from playwright.async_api import Browser, Page
 
 from moderation.post import Author, Entity, Kind, Media, Post, Status
 from moderation.queue import Verdict
-from tests.browser import injected, new_context, overflowing, wait_until
+from tests.browser import injected, new_context, overflowing, settled, wait_until
 from tests.utils import RunningServer, make_settings, run_server
 from tests.xss_corpus import PAYLOADS
 
@@ -125,6 +125,7 @@ async def test_corpus_stays_text_on_the_wall(browser: Browser, store_url: str) -
         assert (await page.text_content("#announcement-text") or "").startswith(PAYLOADS[0])
         await wait_until(page, "() => document.querySelectorAll('#posts .post').length"
                          " === window.hashwall.stage.capacity()")
+        await settled(page)
         assert await overflowing(page, vertical=True) == []
         # Every payload through the wall's own renderer, in the page and under its CSP.
         rendered: Any = await page.evaluate("""async () => {

@@ -49,20 +49,26 @@ function str(value) {
   return typeof value === "string" ? value : "";
 }
 
+export const DISPLAY_MAX = 1500;
+
 // Entity offsets count code points, so the text is split as an array of code points.
 export function renderText(post, className = "text") {
   const box = el("p", className);
   box.dir = "auto";
   const lang = str(post.lang);
   if (/^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(lang) && lang !== "und") box.lang = lang;
-  const chars = Array.from(str(post.text));
+  // A card shows at most DISPLAY_MAX code points: no screen reads further, and laying out
+  // a single word of tens of thousands of letters froze Chromium for a minute.
+  const all = Array.from(str(post.text));
+  const chars = all.length > DISPLAY_MAX ? [...all.slice(0, DISPLAY_MAX - 1), "…"] : all;
+  const shown = all.length > DISPLAY_MAX ? DISPLAY_MAX - 1 : all.length;
   const spans = (Array.isArray(post.entities) ? post.entities : [])
     .filter((s) => s && Number.isInteger(s.start) && Number.isInteger(s.end))
     .sort((a, b) => a.start - b.start);
   const hasMedia = Array.isArray(post.media) && post.media.length > 0;
   let at = 0;
   for (const span of spans) {
-    if (span.start < at || span.end > chars.length || span.end <= span.start) continue;
+    if (span.start < at || span.end > shown || span.end <= span.start) continue;
     box.append(chars.slice(at, span.start).join(""));
     const text = chars.slice(span.start, span.end).join("");
     at = span.end;

@@ -78,11 +78,16 @@ export class Stage {
     this.lastShown = new Map(); // id -> when it was last on screen, to rotate fairly
     this.lastChange = 0;
     this.exclude = null; // the featured post: never twice on screen
-    // A broken image is removed by its card; give the text the room it leaves.
-    box.addEventListener("error", (event) => {
-      const card = event.target.closest?.(".post");
-      if (card) requestAnimationFrame(() => fitCard(card));
-    }, true);
+    // A broken image is removed by its card, and a loaded one may take another shape than
+    // its announced size: fit the text again to the room it has now.
+    for (const type of ["error", "load"]) {
+      box.addEventListener(type, (event) => {
+        const card = event.target.closest?.(".post");
+        if (card && event.target instanceof HTMLImageElement) {
+          requestAnimationFrame(() => fitCard(card));
+        }
+      }, true);
+    }
   }
 
   capacity() {

@@ -6,10 +6,15 @@ const button = document.getElementById("submissions");
 let closed = false;
 
 function render() {
-  button.textContent = closed ? "Phone posts: closed" : "Phone posts: open";
+  // The hint is text on the button, not a tooltip: touch screens never show tooltips.
+  const label = document.createElement("span");
+  label.className = "label";
+  label.textContent = closed ? "Phone posts: closed" : "Phone posts: open";
+  const hint = document.createElement("small");
+  hint.className = "tool-hint";
+  hint.textContent = closed ? "let phones post again" : "stop phones posting";
+  button.replaceChildren(label, " ", hint);
   button.setAttribute("aria-pressed", String(closed));
-  button.title = closed ? "Let attendees post from their phones again"
-    : "Stop attendees posting from their phones, at once";
   document.body.classList.toggle("submissions-closed", closed);
 }
 
