@@ -25,7 +25,11 @@ class HeaderTimeoutProtocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self._header_timer is not None and self.cycle is not None:
+        # A head has arrived once a request cycle exists, or once the connection was upgraded
+        # to a websocket (the transport then belongs to the websocket's protocol, and this
+        # one never gets a cycle): either way the timer must not close it later.
+        if self._header_timer is not None and (
+                self.cycle is not None or self.transport.get_protocol() is not self):
             self._header_timer.cancel()
             self._header_timer = None
 
@@ -37,7 +41,8 @@ class HeaderTimeoutProtocol(H11Protocol):
 
     def _too_slow(self) -> None:
         self._header_timer = None
-        if self.cycle is None and not self.transport.is_closing():
+        if (self.cycle is None and self.transport.get_protocol() is self
+                and not self.transport.is_closing()):
             logger.info("closed a connection from %s: no request head within %gs",
                         self.client, self.header_timeout)
             self.transport.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.utils import TIMEOUT, make_settings, run_server
+from tests.utils import TIMEOUT, make_settings, recv, run_server, ws_client
 
 HANDSHAKE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -133,3 +133,15 @@ async def test_silent_connections_are_closed_and_pages_keep_answering(store_url:
         finally:
             for _, writer in held:
                 writer.close()
+
+
+async def test_the_header_timeout_never_closes_an_open_screen(store_url: str) -> None:
+    """A screen's websocket outlives the header timeout many times over: the timer stops
+    once the upgrade request has arrived (heartbeats keep coming on the same socket)."""
+    settings = make_settings(store_url=store_url, header_timeout=0.3, heartbeat_seconds=0.5)
+    async with run_server(settings) as running, ws_client(f"{running.ws_base}/ws") as screen:
+        assert (await recv(screen))["type"] == "snapshot"
+        beats = 0
+        while beats < 4:  # two seconds: more than six header timeouts
+            message = await recv(screen)
+            beats += message["type"] == "heartbeat"
