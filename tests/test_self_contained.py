@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ("server", "moderation", "wall_ui", "tests", "bench", ".ci")
 SUFFIXES = {".py", ".js", ".html", ".css", ".toml", ".cfg", ".sh", ".txt", ".md", ""}
 # Built from pieces so that this file does not match its own patterns.
-SIBLING = re.compile(r"\.\." + r"[/\\]" + "shared" + r"\b")
+# The data folder that sits beside the repository on the maintainers' machines only.
+NEIGHBOUR = "sha" + "red"
+SIBLING = re.compile(r"\.\." + r"[/\\]" + NEIGHBOUR + r"\b")
 _ROOTS = ["wo" + "rk", "ho" + "me", "Us" + "ers", "ro" + "ot"]
 OUTSIDE = re.compile("(?<![\\w.])/(?:" + "|".join(_ROOTS) + ")/")
 
