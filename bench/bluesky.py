@@ -23,10 +23,11 @@ import orjson
 
 from moderation.post import Post
 from moderation.store import create_store
-from server.sources.bluesky.compression import FrameCompressor, train_dictionary
+from server.sources.bluesky.compression import shipped_dictionary
 from server.sources.bluesky.events import POST, REPOST
 from server.sources.bluesky.profiles import Profile
 from server.sources.bluesky.source import BlueskyConfig, BlueskySource
+from tests.fake_bluesky.jetstream import JetstreamCompressor
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "bluesky"
@@ -81,9 +82,8 @@ def _round(event: dict[str, Any], round_: int) -> dict[str, Any]:
 async def measure(events: int, compress: bool) -> dict[str, Any]:
     """Time BlueskySource.handle over `events` frames."""
     frames = stream(events)
-    dictionary = train_dictionary(frames[:2000], 16_384) if compress else None
-    if dictionary is not None:
-        compressor = FrameCompressor(dictionary)
+    if compress:
+        compressor = JetstreamCompressor(shipped_dictionary())
         payload: list[Any] = [compressor.compress(f) for f in frames]
     else:
         payload = [f.decode("utf-8") for f in frames]
@@ -93,7 +93,7 @@ async def measure(events: int, compress: bool) -> dict[str, Any]:
         sink = _CountingSink()
         config = BlueskyConfig(hosts=("wss://bench.invalid",), appview_url="https://bench.invalid",
                                plc_url="https://bench.invalid",
-                               hashtags=("#uemedef14", "#Paroles2CEO"), dictionary=dictionary,
+                               hashtags=("#uemedef14", "#Paroles2CEO"), compress=compress,
                                stall_timeout=None)
         source = BlueskySource(config, sink, store)
         await source.prepare()

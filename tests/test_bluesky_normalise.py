@@ -6,12 +6,15 @@ import asyncio
 
 import orjson
 import pytest
+import zstandard
 
 from moderation.post import Kind
+from server.settings import SettingsError
 from server.sources.bluesky.compression import (
-    FrameCompressor,
+    JETSTREAM_DICTIONARY_ID,
     FrameDecompressor,
-    train_dictionary,
+    dictionary_id,
+    shipped_dictionary,
 )
 from server.sources.bluesky.events import POST, REPOST, Account, Commit, Identity, Operation
 from server.sources.bluesky.exceptions import MalformedFrame
@@ -24,6 +27,8 @@ from server.sources.bluesky.normalise import (
 )
 from server.sources.bluesky.protocol import JetstreamV1
 from tests.fake_bluesky import corpus, written
+from tests.fake_bluesky.jetstream import JetstreamCompressor
+from tests.utils import make_settings
 
 MATCHER = HashtagMatcher(["#uemedef14", "#Paroles2CEO"])
 V1 = JetstreamV1()
@@ -203,19 +208,49 @@ def test_malformed_frames_are_refused_with_what_arrived(frame: bytes) -> None:
         V1.parse(frame)
 
 
-def test_compressed_frames_decode_with_the_dictionary() -> None:
-    """zstd frames made with a dictionary trained on the corpus decode to the same events."""
-    lines = corpus()
-    dictionary = train_dictionary(lines * 4, 8192)
-    compressor = FrameCompressor(dictionary)
-    reader = JetstreamV1(FrameDecompressor(dictionary))
+def test_the_shipped_dictionary_is_jetstreams() -> None:
+    """hashwall ships the dictionary Jetstream v1 compresses with: its header carries the ID
+    Jetstream's frames name (a frame names its dictionary's ID; another ID cannot read it)."""
+    dictionary = shipped_dictionary()
+    assert dictionary.startswith(b"\x37\xa4\x30\xec")
+    assert dictionary_id(dictionary) == JETSTREAM_DICTIONARY_ID == 1612007021
+    assert len(dictionary) == 112_640
+    assert zstandard.ZstdCompressionDict(dictionary).dict_id() == JETSTREAM_DICTIONARY_ID
+
+
+def test_compressed_frames_decode_with_jetstreams_dictionary() -> None:
+    """Frames made as Jetstream makes them, with its dictionary, decode to the same events,
+    and smaller than the JSON; a frame that is not zstd, or made with another dictionary,
+    is a MalformedFrame that says what was expected."""
+    lines = corpus() + written()
+    compressor = JetstreamCompressor(shipped_dictionary())
+    reader = JetstreamV1(FrameDecompressor(shipped_dictionary()))
+    compressed = 0
     for line in lines:
         frame = compressor.compress(line)
-        assert len(frame) < len(line) or len(line) < 200
+        compressed += len(frame)
         assert reader.parse(frame) == V1.parse(line)
+    assert compressed < sum(map(len, lines)) / 2
     with pytest.raises(MalformedFrame, match="zstd"):
         reader.parse(b"\x00" * 16)
+    other = zstandard.train_dictionary(8192, list(lines * 4)).as_bytes()
+    with pytest.raises(MalformedFrame, match="Jetstream dictionary"):
+        reader.parse(JetstreamCompressor(other).compress(lines[0]))
     assert orjson.loads(lines[0])  # the corpus is plain JSON
+
+
+def test_a_dictionary_setting_that_is_not_one_stops_at_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """HASHWALL_BLUESKY_ZSTD_DICTIONARY naming a missing file or a file that is not a zstd
+    dictionary is a settings error naming the setting and what was found."""
+    text = tmp_path / "dictionary.txt"
+    text.write_text("not a dictionary")
+    with pytest.raises(SettingsError, match=r"(?s)BLUESKY_ZSTD_DICTIONARY.*37 a4 30 ec.*6e 6f 74"):
+        make_settings(bluesky_zstd_dictionary=str(text))
+    with pytest.raises(SettingsError, match=r"(?s)BLUESKY_ZSTD_DICTIONARY.*readable"):
+        make_settings(bluesky_zstd_dictionary=str(tmp_path / "missing"))
+    mine = tmp_path / "mine.zdict"
+    mine.write_bytes(shipped_dictionary())
+    assert make_settings(bluesky_zstd_dictionary=str(mine)).bluesky_zstd_dictionary == mine
 
 
 async def test_a_replay_file_of_jetstream_events_queues_the_posts(tmp_path) -> None:  # type: ignore[no-untyped-def]

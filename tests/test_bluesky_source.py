@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 import pytest
+import zstandard
 
 from moderation.post import Post, Status
 from moderation.store import Store, create_store
 from server.pipeline import Pipeline, pipeline_for
-from server.sources.bluesky.compression import train_dictionary
 from server.sources.bluesky.events import POST, REPOST
 from server.sources.bluesky.source import BlueskyConfig, BlueskySource
 from tests.fake_bluesky import corpus, written
@@ -215,18 +215,56 @@ async def test_a_restart_resumes_from_the_saved_cursor(world: World) -> None:
     assert world.sink.retracted == [uri(B, "3mwrit00002")]
 
 
-async def test_compressed_frames_with_the_dictionary(tmp_path: Path) -> None:
-    """With a dictionary the client asks for compress=true and reads zstd frames."""
-    dictionary = train_dictionary(corpus() * 4, 8192)
-    async with world_at(tmp_path, dictionary) as world:
-        source = world.source()
-        assert source.compress
-        await source.start()
+async def test_frames_are_compressed_with_jetstreams_dictionary(world: World) -> None:
+    """By default the client asks for compress=true and reads the zstd frames the host makes
+    with Jetstream's published dictionary."""
+    source = world.source()
+    assert source.compress
+    await source.start()
+    await asyncio.wait_for(world.jetstream.wait_connects(1), TIMEOUT)
+    lines = written()
+    world.jetstream.publish(lines)
+    await drained(source, wanted(lines))
+    assert "compress=true" in world.jetstream.requests[-1]
+    assert uri(A, "3mwrit00001") in [p.id for p in world.sink.offered]
+    assert source.health()["hosts"][source.host]["malformed"] == 0
+
+
+async def test_uncompressed_when_compression_is_off(world: World) -> None:
+    """With compression off the client does not ask for it and reads plain JSON."""
+    source = world.source(compress=False)
+    assert not source.compress
+    await source.start()
+    await asyncio.wait_for(world.jetstream.wait_connects(1), TIMEOUT)
+    lines = written()
+    world.jetstream.publish(lines)
+    await drained(source, wanted(lines))
+    assert "compress" not in world.jetstream.requests[-1]
+    assert uri(A, "3mwrit00001") in [p.id for p in world.sink.offered]
+
+
+async def test_a_host_with_a_dictionary_of_its_own(tmp_path: Path) -> None:
+    """A Jetstream host compressing with another dictionary is read once that dictionary is
+    set (HASHWALL_BLUESKY_ZSTD_DICTIONARY); with Jetstream's, its frames are malformed."""
+    other = zstandard.train_dictionary(8192, list(corpus() * 4)).as_bytes()
+    async with world_at(tmp_path, other) as world:
+        wrong = world.source(dictionary=None)
+        await wrong.start()
         await asyncio.wait_for(world.jetstream.wait_connects(1), TIMEOUT)
+        first = corpus()[:20]
+        assert wanted(first) > 0
+        world.jetstream.publish(first)
+        await wrong.wait_for(
+            lambda h: h["hosts"][wrong.host]["malformed"] >= wanted(first), TIMEOUT)
+        assert world.sink.offered == []
+        await wrong.stop()
+        source = world.source()
+        await source.start()
+        await asyncio.wait_for(world.jetstream.wait_connects(2), TIMEOUT)
         lines = written()
         world.jetstream.publish(lines)
-        await drained(source, wanted(lines))
-        assert "compress=true" in world.jetstream.requests[-1]
+        await drained(source, wanted(lines), lines[-1])
+        assert source.health()["hosts"][source.host]["malformed"] == 0
         assert uri(A, "3mwrit00001") in [p.id for p in world.sink.offered]
 
 

@@ -11,11 +11,12 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+import zstandard
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from server.sources.bluesky.compression import FrameCompressor
+from server.sources.bluesky.compression import shipped_dictionary
 
 
 @dataclass
@@ -38,13 +39,29 @@ class Subscription:
     sent: int = 0
 
 
+class JetstreamCompressor:
+    """Makes frames as Jetstream v1 does for `compress=true`: one zstd frame per event, at
+    the default level, with the dictionary, a 128 KiB window and a checksum."""
+
+    def __init__(self, dictionary: bytes) -> None:
+        params = zstandard.ZstdCompressionParameters.from_level(
+            3, window_log=17, write_checksum=True)
+        self._context = zstandard.ZstdCompressor(
+            dict_data=zstandard.ZstdCompressionDict(dictionary), compression_params=params)
+
+    def compress(self, data: bytes) -> bytes:
+        """One zstd frame of `data`."""
+        return self._context.compress(data)
+
+
 class FakeJetstream:
     """Serves stored events to subscribers; tests `publish` new ones and can drop clients."""
 
     def __init__(self, dictionary: bytes | None = None) -> None:
+        # Jetstream compresses with its published dictionary; a test may give another.
+        self.dictionary = dictionary or shipped_dictionary()
         self.events: list[StoredEvent] = []
-        self.dictionary = dictionary
-        self.compressor = FrameCompressor(dictionary) if dictionary else None
+        self.compressor = JetstreamCompressor(self.dictionary)
         self.subscriptions: list[Subscription] = []
         self.requests: list[str] = []
         self.connects = 0
@@ -98,9 +115,6 @@ class FakeJetstream:
             return connection.respond(HTTPStatus.NOT_FOUND, "no such endpoint\n")
         if self.refuse_status is not None:
             return connection.respond(HTTPStatus(self.refuse_status), "refused\n")
-        query = parse_qs(urlsplit(request.path).query)
-        if query.get("compress") == ["true"] and self.compressor is None:
-            return connection.respond(HTTPStatus.BAD_REQUEST, "compression unavailable\n")
         return None
 
     async def _session(self, ws: ServerConnection) -> None:
@@ -136,7 +150,6 @@ class FakeJetstream:
             ws.transport.abort()  # a dropped connection: no close frame
             return False
         if sub.compress:
-            assert self.compressor is not None
             await ws.send(self.compressor.compress(event.raw))
         else:
             await ws.send(event.raw.decode("utf-8"))

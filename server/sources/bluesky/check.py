@@ -12,7 +12,6 @@ import aiohttp
 import websockets
 from websockets.asyncio.client import connect
 
-from server.sources.bluesky.compression import FrameDecompressor
 from server.sources.bluesky.events import POST, Commit
 from server.sources.bluesky.exceptions import BlueskyError
 from server.sources.bluesky.matcher import HashtagMatcher
@@ -23,9 +22,9 @@ from server.sources.bluesky.source import COLLECTIONS, MAX_FRAME, BlueskyConfig
 
 async def check(config: BlueskyConfig, seconds: float, say: Callable[[str], None]) -> int:
     """0 when a host streamed events and a profile was read, else 1; reports through `say`."""
-    compress = config.compress and config.dictionary is not None
-    protocol = JetstreamV1(FrameDecompressor(config.dictionary)
-                           if compress and config.dictionary else None)
+    decompressor = config.decompressor()
+    compress = decompressor is not None
+    protocol = JetstreamV1(decompressor)
     matcher = HashtagMatcher(config.hashtags)
     for host in config.hosts:
         url = protocol.subscribe_url(host, COLLECTIONS, None, compress)

@@ -1,47 +1,47 @@
 """Jetstream's `compress=true`: each frame one zstd frame made with a shared dictionary.
 
-Jetstream publishes its dictionary in its own repository; hashwall does not ship a copy.
-The dictionary is read from `HASHWALL_BLUESKY_ZSTD_DICTIONARY`, or from the
-`atproto_jetstream` package when it is installed and carries one (it does from 0.3.0, for
-Python 3.14 and later). Without a dictionary the stream is read uncompressed.
+hashwall ships Jetstream's published v1 dictionary (`zstd_dictionary` beside this module,
+MIT-licensed, see `zstd_dictionary.LICENSE`). `HASHWALL_BLUESKY_ZSTD_DICTIONARY` names
+another file, for a Jetstream host that compresses with a dictionary of its own.
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import struct
 from pathlib import Path
 
 import zstandard
 
 from server.sources.bluesky.exceptions import DictionaryError, MalformedFrame
 
-# The 4 bytes every zstd dictionary starts with (RFC 8878, section 5).
+# The 4 bytes every zstd dictionary starts with (RFC 8878, section 5); the next 4 are its ID.
 DICTIONARY_MAGIC = b"\x37\xa4\x30\xec"
-PACKAGED = ("atproto_jetstream", "zstd_dictionary")
+# The ID of the dictionary Jetstream v1 publishes and compresses with.
+JETSTREAM_DICTIONARY_ID = 1612007021
 
 
-def packaged_dictionary() -> bytes | None:
-    """Jetstream's dictionary from an installed package that ships it, or None."""
-    try:
-        resource = importlib.resources.files(PACKAGED[0]) / PACKAGED[1]
-        return resource.read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
-        return None
+def dictionary_id(data: bytes) -> int:
+    """The ID in a zstd dictionary's header (0 when `data` is too short to hold one)."""
+    return struct.unpack_from("<I", data, 4)[0] if len(data) >= 8 else 0
 
 
-def load_dictionary(path: Path | None) -> bytes | None:
-    """The dictionary at `path`, else the packaged one, else None; a bad file raises."""
-    if path is None:
-        return packaged_dictionary()
+def shipped_dictionary() -> bytes:
+    """Jetstream's v1 dictionary, as shipped with hashwall."""
+    return (importlib.resources.files(__package__) / "zstd_dictionary").read_bytes()
+
+
+def load_dictionary(path: Path) -> bytes:
+    """The dictionary at `path`; a file that is not one raises DictionaryError."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DictionaryError(
             f"expected a readable zstd dictionary at {path}, got {exc.strerror}") from None
-    if not data.startswith(DICTIONARY_MAGIC):
+    if not data.startswith(DICTIONARY_MAGIC) or dictionary_id(data) == 0:
         raise DictionaryError(
-            f"expected a zstd dictionary (starting with bytes 37 a4 30 ec) at {path}, "
-            f"got a file starting with {data[:4].hex(' ') or 'nothing'}")
+            f"expected a zstd dictionary (starting with bytes 37 a4 30 ec and an ID) at {path}, "
+            f"got a file starting with {data[:8].hex(' ') or 'nothing'}")
     return data
 
 
@@ -61,21 +61,3 @@ class FrameDecompressor:
                 f"expected a zstd frame made with the Jetstream dictionary, got {len(frame)} "
                 f"bytes that do not decompress ({exc})") from None
 
-
-class FrameCompressor:
-    """Compresses events the way Jetstream does (for fake servers and benchmarks)."""
-
-    def __init__(self, dictionary: bytes, level: int = 3) -> None:
-        self._context = zstandard.ZstdCompressor(
-            level=level, dict_data=zstandard.ZstdCompressionDict(dictionary),
-            write_content_size=False)
-
-    def compress(self, data: bytes) -> bytes:
-        """One zstd frame of `data`."""
-        return self._context.compress(data)
-
-
-def train_dictionary(samples: list[bytes], size: int = 16_384) -> bytes:
-    """A dictionary trained on sample events (tests and benchmarks, never shipped)."""
-    chunks: list[bytes | bytearray | memoryview] = list(samples)
-    return zstandard.train_dictionary(size, chunks).as_bytes()

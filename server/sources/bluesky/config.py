@@ -10,9 +10,9 @@ from server.sources.bluesky.source import BlueskyConfig, BlueskySource
 
 
 def config_from_settings(settings: Settings) -> BlueskyConfig:
-    """Hosts, AppView, hashtags and the zstd dictionary (when one is available)."""
-    dictionary = load_dictionary(settings.bluesky_zstd_dictionary) if (
-        settings.bluesky_compress) else None
+    """Hosts, AppView, hashtags, and the zstd dictionary when another than Jetstream's is set."""
+    path = settings.bluesky_zstd_dictionary
+    dictionary = load_dictionary(path) if path is not None else None
     return BlueskyConfig(
         hosts=tuple(settings.bluesky_jetstream_url),
         appview_url=settings.bluesky_appview_url,

@@ -27,7 +27,7 @@ from server.sources.base import (
     SourceCursor,
     StreamingSource,
 )
-from server.sources.bluesky.compression import FrameDecompressor
+from server.sources.bluesky.compression import FrameDecompressor, shipped_dictionary
 from server.sources.bluesky.events import POST, REPOST, Commit, Identity, Operation
 from server.sources.bluesky.exceptions import MalformedFrame
 from server.sources.bluesky.health import HostStats
@@ -78,6 +78,13 @@ class BlueskyConfig:
     profile_cache_ttl: float = 3600.0
     stall_timeout: float | None = 60.0
 
+    def decompressor(self) -> FrameDecompressor | None:
+        """How frames are read: with compression on, as zstd frames made with `dictionary`
+        (Jetstream's own when none is set); with it off, as plain JSON."""
+        if not self.compress:
+            return None
+        return FrameDecompressor(self.dictionary or shipped_dictionary())
+
 
 class BlueskySource(StreamingSource):
     """Follows the event's hashtags on Bluesky through one Jetstream host at a time,
@@ -92,9 +99,8 @@ class BlueskySource(StreamingSource):
                          backoff_scale=backoff_scale)
         self.config = config
         self.store = store
-        dictionary = config.dictionary if config.compress else None
-        self.compress = dictionary is not None
-        decompressor = FrameDecompressor(dictionary) if dictionary is not None else None
+        decompressor = config.decompressor()
+        self.compress = decompressor is not None
         self.protocol = protocol or JetstreamV1(decompressor)
         self.matcher = HashtagMatcher(config.hashtags)
         self.cursor = SourceCursor(store, self.name, "time_us")
