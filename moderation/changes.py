@@ -9,12 +9,11 @@ decides anything itself, so the policy exists once.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moderation.post import Status
+from moderation.post import Post, Status
 from moderation.queue import MODERATION, PUBLIC, AuditEntry, Decision, QueueItem
 
 
@@ -31,10 +30,16 @@ class Append:
 
 @dataclass(frozen=True, slots=True)
 class Insert:
-    """Queue a new post as pending (its item as it is queued) among the versions of `root`."""
+    """Queue a new post as pending among the versions of `root`, with the rule and reason it
+    is queued with at `at`; `data`: the post's JSON-ready form (made once, for the store and
+    the `queue.added` event alike)."""
 
-    item: QueueItem
+    post: Post
+    data: dict[str, Any]
     root: str
+    rule: str | None
+    reason: str | None
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +155,10 @@ class ChangeSet:
                            str(after), rule)
         self.ops.append(Audit(entry, ref, undoable))
 
-    def insert(self, item: QueueItem, root: str) -> None:
-        """Queue a new pending item; later steps may change `item`, not what is inserted."""
-        self.ops.append(Insert(copy.copy(item), root))
+    def insert(self, item: QueueItem, root: str, data: dict[str, Any]) -> None:
+        """Queue a new pending item as it is now (later steps may change `item`, not what is
+        inserted); `data`: its post's `to_dict()`."""
+        self.ops.append(Insert(item.post, data, root, item.rule, item.reason, item.received_at))
 
     def set_status(self, item: QueueItem, after: Status, actor: str, at: float,
                    rule: str | None = None, reason: str | None = None) -> None:

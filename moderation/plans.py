@@ -80,14 +80,15 @@ def plan_submit(changes: ChangeSet, post: Post, verdict: Verdict,
             }, now)
     item = QueueItem(post=post, status=Status.PENDING, rule=verdict.rule,
                      reason=verdict.reason, received_at=now, updated_at=now)
-    changes.insert(item, root_of(post))
+    data = post.to_dict()
+    changes.insert(item, root_of(post), data)
     if verdict.status is not Status.PENDING:
         move(changes, item, verdict.status, "rules", now)
         for e in earlier:
             if e.status is Status.APPROVED and verdict.status is Status.APPROVED:
                 move(changes, e, Status.HIDDEN, "rules", now, "edit.replaced")
     changes.audit(now, "rules", "submit", post.id, None, item.status, verdict.rule)
-    changes.append(MODERATION, MessageType.QUEUE_ADDED, {"item": item.to_dict()}, now)
+    changes.append(MODERATION, MessageType.QUEUE_ADDED, {"item": item.to_dict(data)}, now)
     if author is not None:
         # Queued by the rules like any post; the announcement is the moderator's.
         changes.ops.append(SetDecider(post.id, author))

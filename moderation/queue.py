@@ -83,10 +83,11 @@ class QueueItem:
     claim_until: float | None = None
     shares: int = 0  # retweets counted toward this post (Store.share)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form used on the moderator socket and the API."""
+    def to_dict(self, post: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON-ready form used on the moderator socket and the API; `post`: the post's
+        `to_dict()` when the caller already made it."""
         return {
-            "post": self.post.to_dict(),
+            "post": self.post.to_dict() if post is None else post,
             "status": self.status.value,
             "rule": self.rule,
             "reason": self.reason,

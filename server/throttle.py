@@ -223,10 +223,11 @@ class RedisThrottle:
 
 def throttle_for(store: Store) -> Throttle:
     """The throttle of a store: shared through Redis, or in this process for SQLite."""
-    # Imported when a throttle is made, not with this module: importing auth loads no redis.
-    from moderation.stores.redis import RedisStore
+    if store.shared:
+        # Imported only then: a wall on SQLite never loads the redis package.
+        from moderation.stores.redis import RedisStore
 
-    if isinstance(store, RedisStore):
+        assert isinstance(store, RedisStore)
         return RedisThrottle(store)
     return LoginThrottle()
 

@@ -109,3 +109,27 @@ async def test_public_url_set_means_no_warning(tmp_path: Path) -> None:
     """With HASHWALL_PUBLIC_URL set, start-up says nothing about the QR code."""
     lines = await _started(tmp_path, "serve", HASHWALL_PUBLIC_URL="https://wall.example.org")
     assert not any("HASHWALL_PUBLIC_URL" in line for line in lines)
+
+
+def test_a_wall_on_sqlite_starts_without_redis_or_password_hashing(tmp_path: Path) -> None:
+    """Opening a wall on SQLite with one shared password loads no redis package and hashes
+    no password: both cost a tenth of a second at every start, for nothing."""
+    script = (
+        "import asyncio, sys, argon2.low_level as low\n"
+        "from server.settings import load_settings\n"
+        "from server.state import open_wall\n"
+        "hashed = []\n"
+        "real = low.hash_secret\n"
+        "low.hash_secret = lambda *a, **k: hashed.append(1) or real(*a, **k)\n"
+        "async def main():\n"
+        f"    settings = load_settings(store_url='sqlite:///{tmp_path / 'wall.sqlite3'}',\n"
+        "                             moderator_password='pw', secret_key='s')\n"
+        "    async with open_wall(settings, serve=False):\n"
+        "        pass\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m == 'redis' or m.startswith('redis.')), "
+        "len(hashed))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "0"]

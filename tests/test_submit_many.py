@@ -95,3 +95,17 @@ async def test_a_batch_is_written_whole_or_not_at_all(any_store: Store) -> None:
     done = await any_store.submit_many(entries)
     assert [(item.post.id, item.status, created) for item, created in done] == [
         ("x:2", Status.APPROVED, True), ("x:3", Status.APPROVED, True)]
+
+
+async def test_get_many_reads_what_get_reads(any_store: Store) -> None:
+    """get_many over more ids than one read takes (unknown ones and repeats among them) gives
+    exactly the queued items, each as `get` gives it."""
+    done = await any_store.submit_many(
+        [(make_post(n), VERDICTS[n % 2]) for n in range(0, 1300, 2)])
+    assert len(done) == 650
+    asked = [f"x:{n}" for n in range(1300)] + ["x:4", "x:unknown"]
+    found = await any_store.get_many(asked)
+    assert sorted(found) == sorted(f"x:{n}" for n in range(0, 1300, 2))
+    for post_id in ("x:0", "x:998", "x:1298"):
+        assert found[post_id] == await any_store.get(post_id)
+    assert await any_store.get_many([]) == {}

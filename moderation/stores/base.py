@@ -34,6 +34,8 @@ class Store(abc.ABC):
     """One backend of the queue; every backend passes the same contract tests."""
 
     url: str
+    # Whether several web processes may share this store (their sign-in throttle must too).
+    shared: bool = False
 
     @abc.abstractmethod
     async def open(self) -> None:

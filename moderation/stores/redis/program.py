@@ -93,20 +93,21 @@ class Program:
         self.ops.append(["hset", self.keys.post(record.item.post.id),
                          {**fields, "v": str(record.version), "op": self.token}])
 
-    def _insert(self, item: QueueItem, root: str) -> Record:
-        key = self.keys.post(item.post.id)
+    def _insert(self, op: Insert) -> Record:
+        post_id, root = op.post.id, op.root
         n = self._ref("incr", self.keys.inserted)
         fields: dict[str, Value] = {
-            "data": self._arg(jsoncodec.dumps(item.post.to_dict())),
-            "status": Status.PENDING.value, "received_at": repr(item.received_at),
-            "updated_at": repr(item.updated_at), "root": root, "n": n, "v": "1",
-            "op": self.token,
+            "data": self._arg(jsoncodec.dumps(op.data)),
+            "status": Status.PENDING.value, "received_at": repr(op.at),
+            "updated_at": repr(op.at), "root": root, "n": n, "v": "1", "op": self.token,
         }
-        fields.update({k: v for k, v in (("rule", item.rule), ("reason", item.reason))
+        fields.update({k: v for k, v in (("rule", op.rule), ("reason", op.reason))
                        if v is not None})
-        self.ops.append(["hset", key, fields])
-        self.ops.append(["zadd", self.keys.group(root), n, item.post.id])
-        self.ops.append(["zadd", self.keys.status(Status.PENDING), n, item.post.id])
+        self.ops.append(["hset", self.keys.post(post_id), fields])
+        self.ops.append(["zadd", self.keys.group(root), n, post_id])
+        self.ops.append(["zadd", self.keys.status(Status.PENDING), n, post_id])
+        item = QueueItem(post=op.post, status=Status.PENDING, rule=op.rule, reason=op.reason,
+                         received_at=op.at, updated_at=op.at)
         return Record(item, root, n, 1, self.token)
 
     def _set_status(self, op: SetStatus, record: Record, shown: dict[str, str] | None) -> None:
@@ -147,8 +148,8 @@ class Program:
                     ref = self._event(op)
                     if op.shows is not None:
                         shown[op.shows] = ref
-                case Insert(item, root):
-                    records[item.post.id] = self._insert(item, root)
+                case Insert():
+                    records[op.post.id] = self._insert(op)
                 case SetStatus():
                     self._set_status(op, records[op.post_id], shown.pop(op.post_id, None))
                 case SetDecider(post_id, actor):

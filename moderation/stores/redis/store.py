@@ -51,6 +51,8 @@ Attempt = Callable[[str], Awaitable[tuple[Program | None, T]]]
 class RedisStore(Store):
     """Posts in hashes, indexes in sorted sets, event logs and audit in streams."""
 
+    shared = True
+
     def __init__(self, url: str, prefix: str = "hashwall:") -> None:
         self.url = url
         self.where = where(url)
@@ -496,6 +498,16 @@ class RedisStore(Store):
     async def get(self, post_id: str) -> QueueItem | None:
         record = await self._record(post_id)
         return record.item if record else None
+
+    @translated
+    async def get_many(self, post_ids: Sequence[str]) -> dict[str, QueueItem]:
+        ids = list(dict.fromkeys(post_ids))
+        found: dict[str, QueueItem] = {}
+        # One script call per chunk: a Lua call takes its arguments on the stack.
+        for start in range(0, len(ids), 500):
+            records, _, _ = await self._read_records(ids[start:start + 500])
+            found.update({i: r.item for i, r in records.items() if r is not None})
+        return found
 
     @translated
     async def list_items(self, status: Status, limit: int = 100) -> list[QueueItem]:

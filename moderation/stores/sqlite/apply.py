@@ -48,13 +48,12 @@ def apply(db: sqlite3.Connection, changes: ChangeSet) -> None:
                     (type_, jsoncodec.dumps(data), at))
                 if shows is not None and cursor.lastrowid is not None:
                     shown[shows] = cursor.lastrowid
-            case Insert(item, root):
+            case Insert(post, data, root, rule, reason, at):
                 db.execute(
                     "INSERT INTO posts (id, root, data, status, rule, reason, received_at,"
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (item.post.id, root, jsoncodec.dumps(item.post.to_dict()),
-                     Status.PENDING.value, item.rule, item.reason, item.received_at,
-                     item.updated_at))
+                    (post.id, root, jsoncodec.dumps(data), Status.PENDING.value, rule, reason,
+                     at, at))
             case SetStatus(post_id, _, after, actor, at, rule, reason):
                 claim = "" if after is Status.PENDING else ", claimed_by = NULL, claim_until = NULL"
                 db.execute(
