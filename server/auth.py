@@ -132,9 +132,9 @@ class Throttled(HTTPException):
     """429 with the wait in seconds, answered as `retry_after` and as Retry-After."""
 
     def __init__(self, wait: float) -> None:
+        # Whole seconds, rounded up: a client that waits as told is not refused again.
         self.retry_after = math.ceil(wait)
-        minutes = math.ceil(wait / 60)
-        super().__init__(429, f"too many failed sign-ins; try again in {minutes} min",
+        super().__init__(429, f"too many failed sign-ins; try again in {self.retry_after} s",
                          headers={"Retry-After": str(self.retry_after)})
 
 

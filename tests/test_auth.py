@@ -84,13 +84,16 @@ async def test_failures_for_one_account_from_elsewhere_never_lock_it_out(store_u
 
 
 async def test_refusal_tells_the_wait_in_seconds(store_url: str) -> None:
-    """A throttled sign-in answers the wait as `retry_after` and as Retry-After, alike."""
+    """A throttled sign-in answers the wait as `retry_after`, as Retry-After and in its
+    words, alike."""
     async with served(store_url) as running, from_address(running, "127.0.0.2") as client:
         for _ in range(5):
             assert (await login(client, "ana", "wrong")).status_code == 401
         refused = await login(client, "ana", PASSWORD)
         assert refused.status_code == 429
-        assert refused.json()["retry_after"] == int(refused.headers["retry-after"]) > 0
+        wait = refused.json()["retry_after"]
+        assert wait == int(refused.headers["retry-after"]) > 0
+        assert refused.json()["error"] == f"too many failed sign-ins; try again in {wait} s"
 
 
 async def test_guesses_sent_at_once_get_no_more_tries(store_url: str, tmp_path: Path) -> None:
