@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 from starlette.routing import Route
 from websockets.exceptions import InvalidStatus
 
@@ -20,6 +21,7 @@ from moderation.post import Status
 from moderation.store import create_store
 from server.settings import SettingsError
 from server.throttle import Throttle, delay, throttle_for
+from tests.browser import new_context, wait_until
 from tests.utils import (
     PASSWORD,
     TIMEOUT,
@@ -152,6 +154,54 @@ async def test_a_successful_sign_in_does_not_count_as_a_failure(store_url: str) 
             for n in range(3):
                 assert (await login(client, f"name{n}", "wrong")).status_code == 401
             assert (await login(client, "ana", PASSWORD)).status_code == 200
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_login_page_counts_the_wait_down(browser: Browser, store_url: str) -> None:
+    """The login page shows the server's wait in seconds and counts it down, the button
+    disabled; once it is over the right password signs in, after a wait twice as long."""
+    async with served(store_url) as running:
+        now = frozen_clock(running)
+        context = await new_context(browser, 1024, 768)
+        try:
+            page = await context.new_page()
+            await page.clock.install(time=now[0])
+            await page.goto(f"{running.base}/moderate")
+            # The page's own clock stands still too, but for run_for.
+            await page.clock.pause_at(now[0] + 1)
+            button = page.locator("#sign-in")
+
+            async def sign_in(password: str) -> str:
+                await page.evaluate("document.getElementById('login-error').textContent = ''")
+                await page.fill("input[name=name]", "ana")
+                await page.fill("input[name=password]", password)
+                async with page.expect_response("**/api/login"):
+                    await button.click()
+                said: str = await wait_until(
+                    page, "() => document.getElementById('login-error').textContent")
+                return said
+
+            for _ in range(4):
+                assert await sign_in("wrong") == "wrong password"
+            told = "Too many failed sign-ins from here: try again in {} s."
+            assert await sign_in(PASSWORD) == told.format(5)
+            assert await button.is_disabled()
+            await page.clock.run_for(4000)
+            assert await page.locator("#login-error").inner_text() == told.format(1)
+            assert await button.is_disabled()
+            await page.clock.run_for(1000)
+            assert await page.locator("#login-error").inner_text() == "You can try again now."
+            assert await button.is_enabled()
+            now[0] += 5
+            assert await sign_in("wrong") == "wrong password"
+            assert await sign_in(PASSWORD) == told.format(10)
+            await page.clock.run_for(10_000)
+            now[0] += 10
+            await page.fill("input[name=password]", PASSWORD)
+            await button.click()
+            await page.locator("#console").wait_for(state="visible", timeout=10_000)
+        finally:
+            await context.close()
 
 
 @pytest.fixture
