@@ -2,10 +2,12 @@
 
 - Sign-in: with an accounts file (`HASHWALL_ACCOUNTS_FILE`, argon2 hashes) each moderator
   has a name and a password; without one, any name with the shared password.
-- Throttle: 5 failed sign-ins per 15 minutes per client address (IPv6 by /64) and per
-  (address, account name); then 429 with `Retry-After` and `retry_after` (seconds) in the
-  JSON body. Failures from other addresses never refuse a right password. On Redis every web process
-  counts in Redis; a Redis out of reach refuses the sign-in (503) rather than skip the count.
+- Throttle: failed sign-ins are remembered for an hour per client address (IPv6 by /64)
+  and per (address, account name). The first 3 cost nothing; after each further one the
+  address waits 5 s, 10 s, 20 s, … up to 15 minutes (server/throttle.py), answered as 429
+  with `Retry-After` and `retry_after` (seconds) in the JSON body. Failures from other
+  addresses never refuse a right password. On Redis every web process counts in Redis; a
+  Redis out of reach refuses the sign-in (503) rather than skip the count.
 - Session: a signed cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS) whose content
   (a new session id and CSRF token) is replaced at every sign-in; signing out ends every
   session of that moderator, and a password change ends every session opened with the old
@@ -132,9 +134,9 @@ class Throttled(HTTPException):
     """429 with the wait in seconds, answered as `retry_after` and as Retry-After."""
 
     def __init__(self, wait: float) -> None:
+        # Whole seconds, rounded up: a client that waits as told is not refused again.
         self.retry_after = math.ceil(wait)
-        minutes = math.ceil(wait / 60)
-        super().__init__(429, f"too many failed sign-ins; try again in {minutes} min",
+        super().__init__(429, f"too many failed sign-ins; try again in {self.retry_after} s",
                          headers={"Retry-After": str(self.retry_after)})
 
 

@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server.settings import SettingsError
 from server.throttle import address_key
+from tests.test_auth import frozen_clock
 from tests.utils import (
     PASSWORD,
     TIMEOUT,
@@ -204,19 +205,22 @@ async def test_binary_and_invalid_utf8_frames_get_close_frames(store_url: str) -
 async def test_forwarded_headers_are_ignored_unless_from_a_listed_proxy(store_url: str) -> None:
     """X-Forwarded-For from an unlisted peer does not change the address throttles see."""
     async with run_server(make_settings(store_url=store_url)) as running:
+        frozen_clock(running)
         transport = httpx.AsyncHTTPTransport(local_address="127.0.0.1")
         async with httpx.AsyncClient(base_url=running.base, transport=transport,
                                      timeout=TIMEOUT) as http:
-            for n in range(5):
+            for n in range(4):
                 response = await http.post("/api/login", json={"name": "a", "password": "x"},
                                            headers={"X-Forwarded-For": f"10.0.0.{n}"})
                 assert response.status_code == 401
             response = await http.post("/api/login", json={"name": "b", "password": PASSWORD},
                                        headers={"X-Forwarded-For": "10.9.9.9"})
             assert response.status_code == 429, response.text
+            assert response.headers["retry-after"] == "5"
     proxied = make_settings(store_url=store_url, forwarded_allow_ips=["127.0.0.1"])
     async with run_server(proxied) as running, httpx.AsyncClient(
             base_url=running.base, timeout=TIMEOUT) as http:
+        frozen_clock(running)
         for _ in range(5):
             await http.post("/api/login", json={"name": "a", "password": "x"},
                             headers={"X-Forwarded-For": "10.0.0.1"})
