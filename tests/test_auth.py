@@ -204,6 +204,32 @@ async def test_the_login_page_counts_the_wait_down(browser: Browser, store_url: 
             await context.close()
 
 
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_name_field_is_empty_until_this_device_signed_in(
+        browser: Browser, store_url: str) -> None:
+    """No name is filled in for everyone ("moderator" made every moderator one name in the
+    log); once a moderator signed in on a device, the field offers that name there."""
+    async with served(store_url) as running:
+        context = await new_context(browser, 1024, 768)
+        try:
+            page = await context.new_page()
+            await page.goto(f"{running.base}/moderate")
+            name = page.locator("input[name=name]")
+            await name.wait_for(state="visible")
+            assert await name.input_value() == ""
+            assert await name.get_attribute("placeholder")
+            await name.fill("Ana")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.locator("#sign-in").click()
+            await page.locator("#console").wait_for(state="visible", timeout=10_000)
+            await page.locator("#logout").click()
+            await page.wait_for_load_state()
+            await name.wait_for(state="visible")
+            assert await name.input_value() == "Ana"
+        finally:
+            await context.close()
+
+
 @pytest.fixture
 async def clocked(backend_url: str) -> AsyncIterator[tuple[Throttle, list[float]]]:
     """The throttle of a store of each backend (in memory for SQLite, in Redis), and the

@@ -356,6 +356,26 @@ function throttled(seconds) {
   loginTimer = setInterval(tick, 1000);
 }
 
+// The name last signed in with on this device: no name is shared by default, so that the
+// log tells moderators apart, yet a tablet's moderator does not type it every time.
+const NAME_KEY = "hashwall.moderator-name";
+
+function rememberedName() {
+  try {
+    return window.localStorage.getItem(NAME_KEY) || "";
+  } catch {
+    return "";  // storage refused (private browsing): nothing remembered
+  }
+}
+
+function rememberName(name) {
+  try {
+    window.localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // storage refused: the name is typed next time
+  }
+}
+
 async function signIn() {
   const data = new FormData($("login"));
   let response;
@@ -371,6 +391,7 @@ async function signIn() {
     return;
   }
   if (response.ok) {
+    rememberName(body.moderator);
     start(body.moderator, body.csrf);
     return;
   }
@@ -500,6 +521,7 @@ function bind() {
 
 bind();
 showTab("queue");
+$("login").elements.name.value = rememberedName();
 fetch("/api/me").then((r) => r.json()).then((who) => {
   if (who.public_url && who.origin_ok === false) {
     say(`This console is open at ${window.location.origin}, but HASHWALL_PUBLIC_URL is`
