@@ -85,11 +85,12 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
     import uvicorn
 
     from server.app import create_app
-    from server.limits import uvicorn_options
+    from server.limits import connection_limit, uvicorn_options
     from server.ws_protocol import FrameProtocol
 
     if _shared(settings):
         _check_shared(settings)
+    connection_limit(settings)  # a limit the system cannot give stops us here
     if ingest:
         from server.sources import registry
 

@@ -9,6 +9,7 @@ limits (connections, keep-alive, websocket message and queue sizes, trusted prox
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -17,10 +18,18 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.http_protocol import header_timeout_protocol
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
+# Open files kept for what is not a client connection: the store, the files served, the
+# photo workers' pipes, logs.
+RESERVED_FILES = 256
+# The most connections the default allows one process, whatever the open-file limit: at
+# about 10 KiB each, 50,000 idle screens hold 500 MiB.
+MOST_CONNECTIONS = 50_000
+# The default where the system has no open-file limit to read.
+DEFAULT_CONNECTIONS = 4000
 # A websocket message from a client is a command of a few hundred bytes at most.
 WS_MAX_MESSAGE = 64 * 1024
 # Messages a client may have sent that the app has not read yet.
@@ -112,12 +121,45 @@ class StoreDeadline:
                                      "try again in a moment", retry_after=1)
 
 
+def open_file_limit() -> int | None:
+    """This process's open-file limit, its soft limit first raised to the hard one (a
+    screen is one open socket); None where the system has no such limit to read."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def connection_limit(settings: Settings) -> int:
+    """The connections one web process serves at once: `HASHWALL_MAX_CONNECTIONS`, or by
+    default what the open-file limit leaves after `RESERVED_FILES`, at most
+    `MOST_CONNECTIONS`. A setting above what the limit allows is a `SettingsError`: past the
+    limit connections would fail with no answer at all, instead of a 503."""
+    files = open_file_limit()
+    room = None if files is None else files - RESERVED_FILES
+    wanted = settings.max_connections
+    if wanted is None:
+        return DEFAULT_CONNECTIONS if room is None else max(10, min(room, MOST_CONNECTIONS))
+    if room is not None and wanted > room:
+        raise SettingsError(
+            f"HASHWALL_MAX_CONNECTIONS: expected at most {max(room, 0)} (the open-file limit, "
+            f"{files}, less {RESERVED_FILES} for the store, files and workers), got {wanted}; "
+            "raise the limit (ulimit -n, LimitNOFILE= in a systemd unit) or lower the setting")
+    return wanted
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's limits from the settings, for `uvicorn.Config`."""
     return {
         "proxy_headers": bool(settings.forwarded_allow_ips),
         "forwarded_allow_ips": ",".join(settings.forwarded_allow_ips) or "",
-        "limit_concurrency": settings.max_connections,
+        "limit_concurrency": connection_limit(settings),
         "timeout_keep_alive": 5,
         "ws_max_size": WS_MAX_MESSAGE,
         "ws_max_queue": WS_MAX_QUEUE,

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     onsite_address_photos: int = Field(default=100, ge=0, le=1_000_000)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
     forwarded_allow_ips: CommaList = Field(default_factory=list)
-    max_connections: int = Field(default=4000, ge=10, le=1_000_000)
+    max_connections: int | None = Field(default=None, ge=10, le=1_000_000)
     header_timeout: float = Field(default=10.0, gt=0, le=300)
     store_timeout: float = Field(default=2.0, gt=0, le=60)
     demo_photos: bool = False

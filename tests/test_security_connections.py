@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from server.limits import RESERVED_FILES, open_file_limit
 from tests.utils import TIMEOUT, make_settings, recv, run_server, ws_client
 
 HANDSHAKE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -145,3 +147,24 @@ async def test_the_header_timeout_never_closes_an_open_screen(store_url: str) ->
         while beats < 4:  # two seconds: more than six header timeouts
             message = await recv(screen)
             beats += message["type"] == "heartbeat"
+
+
+async def test_thousands_of_screens_are_served_by_default(store_url: str) -> None:
+    """With the default connection limit (what the open-file limit allows), 4,500 open
+    screens (a large room's phones) leave the wall answering, not refused with 503."""
+    files = open_file_limit()
+    # Both ends of every screen live in this process.
+    if files is None or files < 2 * 4500 + 2 * RESERVED_FILES:
+        pytest.skip(f"the open-file limit ({files}) is too low for 4,500 screens in one process")
+    async with run_server(make_settings(store_url=store_url)) as running:
+        screens: list[asyncio.StreamWriter] = []
+        try:
+            for start in range(0, 4500, 500):
+                opened = await asyncio.gather(*(_upgraded(running.port) for _ in range(500)))
+                screens += [writer for _, writer in opened]
+                assert len(screens) == start + 500
+            async with httpx.AsyncClient(base_url=running.base, timeout=TIMEOUT) as http:
+                assert (await http.get("/wall")).status_code == 200
+        finally:
+            for writer in screens:
+                writer.close()

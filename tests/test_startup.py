@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from server.limits import connection_limit, open_file_limit
 from server.listen import lan_address, pick_lan_address
 from tests.test_cli import ROOT, _env, _run
+from tests.utils import make_settings
 
 BANNER = "hashwall: wall "
 
@@ -133,3 +135,28 @@ def test_a_wall_on_sqlite_starts_without_redis_or_password_hashing(tmp_path: Pat
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["[]", "0"]
+
+
+def test_a_connection_limit_the_system_cannot_give_is_one_line(tmp_path: Path) -> None:
+    """HASHWALL_MAX_CONNECTIONS above what the open-file limit allows stops `serve` with one
+    line naming the setting, the limit and the fix, before anything listens."""
+    files = open_file_limit()
+    if files is None:
+        pytest.skip("this system has no open-file limit")
+    result = _run(["serve", "--port", "0"], tmp_path, HASHWALL_MAX_CONNECTIONS=str(files))
+    line = _one_line_error(result)
+    assert line == (f"hashwall: HASHWALL_MAX_CONNECTIONS: expected at most {files - 256} (the "
+                    f"open-file limit, {files}, less 256 for the store, files and workers), "
+                    f"got {files}; raise the limit (ulimit -n, LimitNOFILE= in a systemd "
+                    "unit) or lower the setting")
+    assert result.returncode == 2
+
+
+def test_the_default_connection_limit_is_what_the_system_allows() -> None:
+    """Unset, the limit is the open-file limit (raised to the hard limit) less 256, at most
+    50,000; a setting within it is kept."""
+    files = open_file_limit()
+    if files is None:
+        pytest.skip("this system has no open-file limit")
+    assert connection_limit(make_settings()) == max(10, min(files - 256, 50_000))
+    assert connection_limit(make_settings(max_connections=100)) == 100
