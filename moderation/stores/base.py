@@ -316,12 +316,13 @@ class Store(abc.ABC):
         """
         epoch = await self.epoch()
         while True:
+            # Returns at once while events above `after` exist: a burst is read in batches,
+            # and no read is spent finding that a batch was the last.
+            await self.wait_for_events(channel, after, timeout=5.0)
             events = await self.replay(channel, after)
             if await self.epoch() != epoch:
                 raise LogReplaced(f"the {channel} event log was replaced: epoch {epoch} ended")
-            if not events:
-                await self.wait_for_events(channel, after, timeout=5.0)
-                continue
             for event in events:
                 yield event
-            after = events[-1].seq
+            if events:
+                after = events[-1].seq

@@ -146,8 +146,13 @@ class RedisStore(Store):
 
     async def _begin(self) -> ChangeSet:
         """A change planned now, on the pinned post as it is now."""
+        return self._changes(await self._pinned())
+
+    @staticmethod
+    def _changes(pinned: str | None) -> ChangeSet:
+        """A change planned now, on `pinned`, the pinned post as read."""
         at = time.time()
-        return ChangeSet(lambda: at, await self._pinned())
+        return ChangeSet(lambda: at, pinned)
 
     async def _repeat(self, moderator: str, ref: str | None) -> Decision | None:
         """The outcome already recorded for this moderator's `ref`, if any."""
@@ -219,14 +224,21 @@ class RedisStore(Store):
             repeat = await self._repeat(moderator, ref)
             if repeat is not None:
                 return None, repeat
-            record = await self._record(post_id)
+            # The post, the pinned post and (for an approval) the versions of the post, in
+            # one read: a post is its own root unless it is an edit.
+            approve = action is Action.APPROVE
+            found, groups, pinned = await self._read_records([post_id],
+                                                             [post_id] if approve else [])
+            record = found[post_id]
             if record is None:
                 raise UnknownPost(f"no post with id {post_id!r} in the queue")
             if tried and record.op == token:
                 return None, tried[-1]  # our earlier attempt landed; its reply was lost
-            changes = await self._begin()
-            pinned = changes.pinned
-            group = await self._group(record.root) if action is Action.APPROVE else []
+            changes = self._changes(pinned)
+            group: list[Record] = []
+            if approve:
+                group = (groups[post_id] if record.root == post_id
+                         else await self._group(record.root))
             others = [r for r in group if r.item.post.id != post_id]
             tried.append(plan_decide(changes, record.item, [r.item for r in others], action,
                                      moderator, expected, ref))
