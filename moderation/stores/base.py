@@ -178,7 +178,10 @@ class Store(abc.ABC):
         delivered as `post.retracted` `{"id"}` at its own sequence number
         (`public_log.redact`), so no replay ever shows what moderators took down.
         """
-        events = await self.events_after(channel, seq, limit)
+        return await self.deliverable(channel, await self.events_after(channel, seq, limit))
+
+    async def deliverable(self, channel: str, events: list[Event]) -> list[Event]:
+        """Stored events of a channel as they may be delivered now (see `replay`)."""
         if channel != PUBLIC:
             return events
         ids = {post_id for event in events if (post_id := carried(event)) is not None}
@@ -308,6 +311,19 @@ class Store(abc.ABC):
     async def get_count(self, name: str) -> int:
         """The named counter's total (0 when never counted)."""
 
+    async def next_batch(self, channel: str, after: int,
+                         timeout: float) -> tuple[list[Event], str | None]:
+        """The next events of a channel above `after` as `replay` gives them, waiting up to
+        `timeout` for one, and the store's epoch as read after them (None when it has none:
+        a flushed Redis).
+
+        Waits first: it returns at once while events above `after` exist, so a burst is
+        read in batches and no read is spent finding that a batch was the last.
+        """
+        await self.wait_for_events(channel, after, timeout)
+        events = await self.replay(channel, after)
+        return events, await self.epoch()
+
     async def follow(self, channel: str, after: int) -> AsyncIterator[Event]:
         """Every event of a channel above `after`, in order, forever, as `replay` gives them.
 
@@ -316,11 +332,8 @@ class Store(abc.ABC):
         """
         epoch = await self.epoch()
         while True:
-            # Returns at once while events above `after` exist: a burst is read in batches,
-            # and no read is spent finding that a batch was the last.
-            await self.wait_for_events(channel, after, timeout=5.0)
-            events = await self.replay(channel, after)
-            if await self.epoch() != epoch:
+            events, now = await self.next_batch(channel, after, timeout=5.0)
+            if now != epoch:
                 raise LogReplaced(f"the {channel} event log was replaced: epoch {epoch} ended")
             for event in events:
                 yield event

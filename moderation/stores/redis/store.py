@@ -589,8 +589,22 @@ class RedisStore(Store):
     async def events_after(self, channel: str, seq: int, limit: int = 500) -> list[Event]:
         entries: Any = await self.redis.xrange(self.keys.events(channel), min=f"{seq + 1}-0",
                                                max="+", count=limit)
-        return [Event(int(id_.partition("-")[0]), f["type"], jsoncodec.loads(f["data"]))
-                for id_, f in entries]
+        return _events(entries)
+
+    @translated
+    async def next_batch(self, channel: str, after: int,
+                         timeout: float) -> tuple[list[Event], str | None]:
+        if self._blocking is None:
+            raise StoreError("the store is not open")
+        block = max(1, int(min(timeout, WAIT_CAP) * 1000))
+        # One round trip: XREAD returns the entries above `after` at once, or waits for the
+        # first; the epoch is read right after it, on the same connection.
+        async with self._blocking.pipeline(transaction=False) as pipe:
+            pipe.xread({self.keys.events(channel): f"{after}-0"}, count=500, block=block)
+            pipe.get(self.keys.epoch)
+            streams, epoch = await pipe.execute()
+        events = _events(streams[0][1]) if streams else []
+        return await self.deliverable(channel, events), epoch
 
     @translated
     async def wait_for_events(self, channel: str, after: int, timeout: float) -> None:
@@ -635,3 +649,9 @@ class RedisStore(Store):
     async def get_rules(self) -> dict[str, Any] | None:
         rules: Any = await self.redis.get(self.keys.rules)
         return dict(jsoncodec.loads(rules)) if rules is not None else None
+
+
+def _events(entries: Any) -> list[Event]:
+    """Events from the entries of an event log stream (XRANGE or XREAD)."""
+    return [Event(int(id_.partition("-")[0]), f["type"], jsoncodec.loads(f["data"]))
+            for id_, f in entries]
