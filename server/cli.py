@@ -85,12 +85,13 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
     import uvicorn
 
     from server.app import create_app
-    from server.limits import connection_limit, uvicorn_options
+    from server.limits import uvicorn_options
     from server.ws_protocol import FrameProtocol
 
     if _shared(settings):
         _check_shared(settings)
-    connection_limit(settings)  # a limit the system cannot give stops us here
+    # Read before binding: a connection limit the system cannot give stops us here.
+    options = uvicorn_options(settings)
     if ingest:
         from server.sources import registry
 
@@ -124,7 +125,7 @@ def _serve(settings: Settings, host: str, port: int, ingest: bool, banner: bool)
                            "restart")
         config = uvicorn.Config(app, host=host, port=port, ws=FrameProtocol,
                                 ws_per_message_deflate=False, lifespan="on", log_level="info",
-                                **uvicorn_options(settings))
+                                **options)
         # What is loaded by now (the modules, the app) lives as long as the process: frozen
         # out of the garbage collector's sight, it is no longer scanned by every full
         # collection, a pause of tens of milliseconds for every screen each time.

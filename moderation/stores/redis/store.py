@@ -591,15 +591,20 @@ class RedisStore(Store):
                                                max="+", count=limit)
         return _events(entries)
 
+    def _waiting(self, timeout: float) -> tuple[aioredis.Redis, int]:
+        """The connection for blocking reads, and the milliseconds a wait of `timeout` may
+        block on it."""
+        if self._blocking is None:
+            raise StoreError("the store is not open")
+        return self._blocking, max(1, int(min(timeout, WAIT_CAP) * 1000))
+
     @translated
     async def next_batch(self, channel: str, after: int,
                          timeout: float) -> tuple[list[Event], str | None]:
-        if self._blocking is None:
-            raise StoreError("the store is not open")
-        block = max(1, int(min(timeout, WAIT_CAP) * 1000))
+        blocking, block = self._waiting(timeout)
         # One round trip: XREAD returns the entries above `after` at once, or waits for the
         # first; the epoch is read right after it, on the same connection.
-        async with self._blocking.pipeline(transaction=False) as pipe:
+        async with blocking.pipeline(transaction=False) as pipe:
             pipe.xread({self.keys.events(channel): f"{after}-0"}, count=500, block=block)
             pipe.get(self.keys.epoch)
             streams, epoch = await pipe.execute()
@@ -608,11 +613,9 @@ class RedisStore(Store):
 
     @translated
     async def wait_for_events(self, channel: str, after: int, timeout: float) -> None:
-        if self._blocking is None:
-            raise StoreError("the store is not open")
-        block = max(1, int(min(timeout, WAIT_CAP) * 1000))
+        blocking, block = self._waiting(timeout)
         # XREAD returns at once when an entry above `after` exists, else waits for one.
-        await self._blocking.xread({self.keys.events(channel): f"{after}-0"}, count=1,
+        await blocking.xread({self.keys.events(channel): f"{after}-0"}, count=1,
                                    block=block)
 
     @translated
